@@ -1,0 +1,69 @@
+package nsenter
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// EnvName is the environment variable the entry stage reads its joins from.
+const EnvName = "_RT_NSENTER"
+
+// Stage outcomes, written by the assembly entry stage into stageState.
+const (
+	stageNotRun    = 0 // the entry stage never ran (unpatched binary, or not amd64)
+	stageNoEnv     = 1 // ran; EnvName was absent
+	stageOK        = 2 // ran; every join succeeded
+	stageFailed    = 3 // ran; setns failed at stageIndex with stageErrno
+	stageMalformed = 4 // ran; EnvName's value could not be parsed at stageIndex
+)
+
+// Written by the entry stage before the Go runtime starts, read-only afterwards.
+// Plain uint32/uint8 so the assembly can store into them directly.
+var (
+	stageState  uint32
+	stageIndex  uint32 // entry that failed (0-based), or the number of joins on success
+	stageLetter uint8  // letter of the failing entry
+	stageFD     uint32 // fd of the failing entry
+	stageErrno  uint32 // errno of the failing setns
+)
+
+// StageError reports what the entry stage did with EnvName. It returns nil if
+// no joins were requested or all of them succeeded, and an error naming the
+// namespace type, fd and errno if one failed, or saying that the stage did not
+// run although joins were requested (a binary not built by hack/build-rt.sh).
+// Call it early in the child's Go code, before relying on its namespaces.
+// It removes EnvName from the environment so processes the child starts do not
+// see it.
+func StageError() error {
+	val, set := os.LookupEnv(EnvName)
+	if set {
+		os.Unsetenv(EnvName)
+	}
+	return stageError(set, val)
+}
+
+func stageError(set bool, val string) error {
+	switch stageState {
+	case stageNotRun:
+		if !set {
+			return nil
+		}
+		return fmt.Errorf("%s=%q: nsenter entry stage did not run (binary not built with hack/build-rt.sh?)", EnvName, val)
+	case stageNoEnv, stageOK:
+		return nil
+	case stageFailed:
+		typ := fmt.Sprintf("%q", stageLetter)
+		for name, t := range nsTypes {
+			if t.letter == stageLetter {
+				typ = name
+			}
+		}
+		return fmt.Errorf("nsenter entry stage: join %s namespace from fd %d (entry %d of %s=%q): setns: %w",
+			typ, stageFD, stageIndex, EnvName, val, syscall.Errno(stageErrno))
+	case stageMalformed:
+		return fmt.Errorf("nsenter entry stage: malformed %s=%q at entry %d (want letters m,u,t,n,i,h,c each followed by an fd number)",
+			EnvName, val, stageIndex)
+	}
+	return fmt.Errorf("nsenter entry stage: unknown state %d", stageState)
+}

@@ -1,0 +1,114 @@
+#include "textflag.h"
+
+// The ELF entry point of a binary built by hack/build-rt.sh. The dynamic
+// loader (or the kernel) jumps here with the process still single-threaded;
+// this joins the namespaces listed in _RT_NSENTER (see doc.go), records the
+// outcome in the stage* globals and jumps on to the original entry (glibc's
+// _start or the Go runtime's _rt0_amd64_linux). It must leave SP and DX
+// as it found them: glibc's _start reads argc from the stack and rtld_fini
+// from DX. There is no Go stack or g here, so no calls, only SYSCALL.
+
+DATA envPrefix<>+0(SB)/8, $"_RT_NSEN"
+DATA envPrefix<>+8(SB)/4, $"TER="
+GLOBL envPrefix<>(SB), RODATA|NOPTR, $12
+
+#define SYS_close 3
+#define SYS_setns 308
+
+TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$1, ·stageState(SB)	// stageNoEnv
+	MOVQ	0(SP), BX		// argc
+	LEAQ	16(SP)(BX*8), R12	// envp: skip argc, argv[argc], its NULL
+
+scan:
+	MOVQ	0(R12), R13
+	TESTQ	R13, R13
+	JZ	done
+	ADDQ	$8, R12
+	LEAQ	envPrefix<>(SB), R14
+	XORQ	CX, CX
+cmp:
+	MOVBLZX	(R14)(CX*1), AX
+	MOVBLZX	(R13)(CX*1), BX	// stops at the string's NUL: the prefix has none
+	CMPL	AX, BX
+	JNE	scan
+	INCQ	CX
+	CMPQ	CX, $12
+	JLT	cmp
+
+	ADDQ	$12, R13		// the value
+	MOVL	$2, ·stageState(SB)	// stageOK until something fails
+	XORL	R15, R15		// entry index
+
+entry:
+	MOVL	R15, ·stageIndex(SB)
+	MOVBLZX	(R13), AX
+	TESTL	AX, AX
+	JZ	done
+	MOVB	AX, ·stageLetter(SB)
+	MOVL	$0x00020000, SI		// CLONE_NEWNS
+	CMPL	AX, $'m'
+	JEQ	number
+	MOVL	$0x10000000, SI		// CLONE_NEWUSER
+	CMPL	AX, $'u'
+	JEQ	number
+	MOVL	$0x00000080, SI		// CLONE_NEWTIME
+	CMPL	AX, $'t'
+	JEQ	number
+	MOVL	$0x40000000, SI		// CLONE_NEWNET
+	CMPL	AX, $'n'
+	JEQ	number
+	MOVL	$0x08000000, SI		// CLONE_NEWIPC
+	CMPL	AX, $'i'
+	JEQ	number
+	MOVL	$0x04000000, SI		// CLONE_NEWUTS
+	CMPL	AX, $'h'
+	JEQ	number
+	MOVL	$0x02000000, SI		// CLONE_NEWCGROUP
+	CMPL	AX, $'c'
+	JEQ	number
+	JMP	malformed
+
+number:
+	INCQ	R13
+	XORL	DI, DI			// fd
+	XORL	R8, R8			// digits seen
+digit:
+	MOVBLZX	(R13), AX
+	SUBL	$'0', AX
+	CMPL	AX, $9
+	JHI	setns			// not a digit (unsigned compare)
+	IMULL	$10, DI
+	ADDL	AX, DI
+	INCQ	R13
+	INCL	R8
+	CMPL	R8, $7			// fds have at most 7 digits
+	JGT	malformed
+	JMP	digit
+
+setns:
+	TESTL	R8, R8
+	JZ	malformed
+	MOVL	DI, ·stageFD(SB)
+	MOVL	$SYS_setns, AX
+	SYSCALL				// keeps DI; clobbers AX, CX, R11
+	CMPQ	AX, $0xfffffffffffff001
+	JCC	failed			// unsigned >= -4095: an errno
+	MOVL	$SYS_close, AX
+	SYSCALL
+	INCL	R15
+	JMP	entry
+
+failed:
+	NEGQ	AX
+	MOVL	AX, ·stageErrno(SB)
+	MOVL	$3, ·stageState(SB)	// stageFailed
+	JMP	done
+
+malformed:
+	MOVL	$4, ·stageState(SB)	// stageMalformed
+
+done:
+	LEAQ	·entryStage(SB), AX
+	ADDQ	·entryDelta(SB), AX
+	JMP	AX

@@ -1,0 +1,352 @@
+package nsenter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests below run as root: they build internal/testmain with
+// hack/build-rt.sh, start namespace holders with unshare(1) and make the test
+// program join them through the entry stage.
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// builds caches test programs per variant; TestMain removes the directory.
+var (
+	buildDir   string
+	buildMu    sync.Mutex
+	builtBins  = map[string]string{}
+	builtError = map[string]error{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// testProgram builds internal/testmain: variant "cgo" (links
+// libseccomp-golang, externally linked, dynamic), "static" (CGO_ENABLED=0,
+// internally linked) or "unpatched" (plain go build, no entry stage).
+func testProgram(t *testing.T, variant string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := builtBins[variant]; ok {
+		return bin
+	}
+	if err, ok := builtError[variant]; ok {
+		t.Fatal(err)
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "nsenter-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	bin := filepath.Join(buildDir, "testmain-"+variant)
+	var cmd *exec.Cmd
+	switch variant {
+	case "unpatched":
+		cmd = exec.Command("go", "build", "-o", bin, "./internal/testmain")
+	case "cgo", "static":
+		cmd = exec.Command("../hack/build-rt.sh", bin, "./nsenter/internal/testmain")
+	}
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+map[bool]string{true: "1", false: "0"}[variant != "static"])
+	if out, err := cmd.CombinedOutput(); err != nil {
+		builtError[variant] = fmt.Errorf("build %s test program: %v\n%s", variant, err, out)
+		t.Fatal(builtError[variant])
+	}
+	builtBins[variant] = bin
+	return bin
+}
+
+// holder is a process kept in namespaces made by unshare(1).
+type holder struct {
+	unshare *exec.Cmd
+	pid     int // the forked child, which is in every new namespace
+}
+
+// startHolder runs `unshare ARGS --fork --kill-child sleep 100` and waits until
+// its child is in new namespaces of the given /proc/PID/ns names. The holder
+// is killed (by PID) when the test ends.
+func startHolder(t *testing.T, nsNames []string, args ...string) *holder {
+	t.Helper()
+	args = append(args, "--fork", "--kill-child", "sleep", "100")
+	cmd := exec.Command("unshare", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &holder{unshare: cmd}
+	t.Cleanup(func() {
+		if h.pid > 0 {
+			syscall.Kill(h.pid, syscall.SIGKILL)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if h.pid == 0 {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+			h.pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		// unshare(1) forks before the child has finished entering every
+		// namespace it asked for (time becomes effective at the child's exec).
+		if h.pid > 0 && !slices.ContainsFunc(nsNames, func(n string) bool { return h.ns(n) == selfNS(n) }) {
+			return h
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("unshare %v: child not in new namespaces %v after 5s (stderr: %s)", args, nsNames, stderr.String())
+	return nil
+}
+
+func (h *holder) ns(name string) string {
+	l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", h.pid, name))
+	return l
+}
+
+func (h *holder) path(name string) string { return fmt.Sprintf("/proc/%d/ns/%s", h.pid, name) }
+
+func selfNS(name string) string {
+	l, _ := os.Readlink("/proc/self/ns/" + name)
+	return l
+}
+
+// report mirrors internal/testmain's output.
+type report struct {
+	StageError string            `json:"stageError"`
+	NS         map[string]string `json:"ns"`
+	UIDMap     string            `json:"uidMap"`
+	Monotonic  int64             `json:"monotonic"`
+	Seccomp    string            `json:"seccomp"`
+	OpenFDs    []string          `json:"openFDs"`
+}
+
+// run starts bin with env and extra files (ExtraFiles semantics: files[i] is fd 3+i).
+func run(t *testing.T, bin string, env []string, files []*os.File) (report, int) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.ExtraFiles = files
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%s: exit %d, output %q, stderr %q: %v", bin, code, stdout.String(), stderr.String(), err)
+	}
+	return r, code
+}
+
+// openJoins opens each type's namespace of h and places it at fd 20+i in the
+// child (fds 3..19 stay closed, so the test can see that the stage closed them).
+func openJoins(t *testing.T, h *holder, types ...string) ([]Join, []*os.File) {
+	t.Helper()
+	procName := map[string]string{"mount": "mnt", "network": "net"}
+	files := make([]*os.File, 17, 17+len(types))
+	var joins []Join
+	for i, typ := range types {
+		name := typ
+		if n, ok := procName[typ]; ok {
+			name = n
+		}
+		f, err := OpenNamespace(h.path(name), typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		joins = append(joins, Join{Type: typ, File: f, ChildFD: 20 + i})
+		files = append(files, f)
+	}
+	return joins, files
+}
+
+func TestStageJoinsUserAndTime(t *testing.T) {
+	needRoot(t)
+	for _, variant := range []string{"cgo", "static"} {
+		t.Run(variant, func(t *testing.T) {
+			bin := testProgram(t, variant)
+			h := startHolder(t, []string{"user", "time"}, "--user", "--map-root-user", "--time", "--monotonic", "1000000")
+			joins, files := openJoins(t, h, "user", "time")
+			env, err := EntryEnv(joins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, code := run(t, bin, []string{env}, files)
+			if code != 0 || r.StageError != "" {
+				t.Fatalf("exit %d, stage error %q", code, r.StageError)
+			}
+			for _, n := range []string{"user", "time"} {
+				if r.NS[n] != h.ns(n) {
+					t.Errorf("%s namespace %s, holder's %s", n, r.NS[n], h.ns(n))
+				}
+			}
+			if r.NS["mnt"] != selfNS("mnt") {
+				t.Errorf("mount namespace %s changed although not asked to join", r.NS["mnt"])
+			}
+			m, _ := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", h.pid))
+			if want := strings.Join(strings.Fields(string(m)), " "); r.UIDMap != want || want != "0 0 1" {
+				t.Errorf("uid_map %q, holder's %q", r.UIDMap, want)
+			}
+			if r.Monotonic < 1000000 {
+				t.Errorf("CLOCK_MONOTONIC %ds: the time namespace's +1000000s offset is not in effect", r.Monotonic)
+			}
+			if variant == "cgo" && r.Seccomp == "" {
+				t.Errorf("cgo variant did not link libseccomp-golang")
+			}
+			for _, fd := range []string{"20", "21"} {
+				if slices.Contains(r.OpenFDs, fd) {
+					t.Errorf("fd %s still open after the stage joined it: %v", fd, r.OpenFDs)
+				}
+			}
+		})
+	}
+}
+
+func TestStageJoinsMountNetIPCUTSCgroup(t *testing.T) {
+	needRoot(t)
+	bin := testProgram(t, "cgo")
+	h := startHolder(t, []string{"mnt", "net", "ipc", "uts", "cgroup"}, "--mount", "--net", "--ipc", "--uts", "--cgroup")
+	joins, files := openJoins(t, h, "mount", "network", "ipc", "uts", "cgroup")
+	env, err := EntryEnv(joins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, code := run(t, bin, []string{env}, files)
+	if code != 0 || r.StageError != "" {
+		t.Fatalf("exit %d, stage error %q", code, r.StageError)
+	}
+	for _, n := range []string{"mnt", "net", "ipc", "uts", "cgroup"} {
+		if r.NS[n] != h.ns(n) {
+			t.Errorf("%s namespace %s, holder's %s", n, r.NS[n], h.ns(n))
+		}
+	}
+	if r.NS["user"] != selfNS("user") {
+		t.Errorf("user namespace %s changed although not asked to join", r.NS["user"])
+	}
+}
+
+func TestStageErrors(t *testing.T) {
+	needRoot(t)
+	devNull, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	selfNet, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer selfNet.Close()
+	for _, tc := range []struct {
+		name    string
+		variant string
+		env     string
+		files   []*os.File
+		want    string // "" for success
+	}{
+		{"no env", "cgo", "", nil, ""},
+		{"empty value", "cgo", EnvName + "=", nil, ""},
+		{"not a namespace", "cgo", EnvName + "=u3", []*os.File{devNull}, `join user namespace from fd 3 (entry 0 of _RT_NSENTER="u3"): setns: invalid argument`},
+		{"wrong type", "static", EnvName + "=n3m4", []*os.File{selfNet, selfNet}, `join mount namespace from fd 4 (entry 1 of _RT_NSENTER="n3m4"): setns: invalid argument`},
+		{"closed fd", "cgo", EnvName + "=t9", nil, "join time namespace from fd 9 (entry 0 of _RT_NSENTER=\"t9\"): setns: bad file descriptor"},
+		{"unknown letter", "cgo", EnvName + "=x3", nil, `malformed _RT_NSENTER="x3" at entry 0`},
+		{"missing fd", "cgo", EnvName + "=n3u", []*os.File{selfNet}, `malformed _RT_NSENTER="n3u" at entry 1`},
+		{"huge fd", "cgo", EnvName + "=u12345678", nil, `malformed _RT_NSENTER="u12345678" at entry 0`},
+		{"not run", "unpatched", EnvName + "=u3", []*os.File{devNull}, "nsenter entry stage did not run (binary not built with hack/build-rt.sh?)"},
+		{"not run, no env", "unpatched", "", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var env []string
+			if tc.env != "" {
+				env = []string{tc.env}
+			}
+			r, code := run(t, testProgram(t, tc.variant), env, tc.files)
+			if tc.want == "" {
+				if code != 0 || r.StageError != "" {
+					t.Fatalf("exit %d, stage error %q", code, r.StageError)
+				}
+				return
+			}
+			if code != 1 || !strings.Contains(r.StageError, tc.want) {
+				t.Fatalf("exit %d, stage error %q; want exit 1 and %q", code, r.StageError, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunInNamespaces(t *testing.T) {
+	needRoot(t)
+	h := startHolder(t, []string{"net", "uts", "pid", "mnt"}, "--net", "--uts", "--pid", "--mount")
+	joins, _ := openJoins(t, h, "network", "uts", "pid", "mount")
+	var thread, child map[string]string
+	err := RunInNamespaces(joins, func() error {
+		thread = map[string]string{}
+		for _, n := range []string{"net", "uts", "mnt"} {
+			thread[n], _ = os.Readlink("/proc/thread-self/ns/" + n)
+		}
+		thread["pid_for_children"], _ = os.Readlink("/proc/thread-self/ns/pid_for_children")
+		// sh, started from this thread, inherits them all and lands in the
+		// pid namespace; readlink, its child, reports what it inherited.
+		out, err := exec.Command("sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/net /proc/self/ns/mnt").Output()
+		f := strings.Fields(string(out))
+		if len(f) == 3 {
+			child = map[string]string{"pid": f[0], "net": f[1], "mnt": f[2]}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[string]string{"net": h.ns("net"), "uts": h.ns("uts"), "mnt": h.ns("mnt"), "pid_for_children": h.ns("pid")} {
+		if thread[n] != want {
+			t.Errorf("thread's %s namespace %s, holder's %s", n, thread[n], want)
+		}
+	}
+	for n, got := range child {
+		if got != h.ns(n) {
+			t.Errorf("child's %s namespace %s, holder's %s", n, got, h.ns(n))
+		}
+	}
+	if child == nil {
+		t.Error("child printed nothing")
+	}
+	if n, _ := os.Readlink("/proc/thread-self/ns/net"); n != selfNS("net") {
+		t.Errorf("calling thread left in net namespace %s", n)
+	}
+
+	wantErr := errors.New("fn failed")
+	if err := RunInNamespaces(joins[:1], func() error { return wantErr }); !errors.Is(err, wantErr) {
+		t.Errorf("RunInNamespaces returned %v, want fn's error", err)
+	}
+}
