@@ -1,0 +1,216 @@
+package rootfs
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const hostCgroupRoot = "/sys/fs/cgroup"
+
+// hierarchy is one cgroup filesystem mounted on the host under /sys/fs/cgroup.
+type hierarchy struct {
+	name        string   // directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified")
+	controllers []string // v1 controllers or "name=systemd"; empty for cgroup2
+	v2          bool
+	mountpoint  string
+	root        string // root of the mount inside the hierarchy
+}
+
+var knownControllers = map[string]bool{
+	"cpuset": true, "cpu": true, "cpuacct": true, "blkio": true, "io": true, "memory": true,
+	"devices": true, "freezer": true, "net_cls": true, "net_prio": true, "perf_event": true,
+	"hugetlb": true, "pids": true, "rdma": true, "misc": true, "debug": true,
+}
+
+// hostHierarchies lists the cgroup mounts directly below /sys/fs/cgroup
+// (a v1 or hybrid host) from our mountinfo.
+func hostHierarchies() ([]hierarchy, error) {
+	mounts, err := getMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var hs []hierarchy
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		if filepath.Dir(m.Mountpoint) != hostCgroupRoot || seen[m.Mountpoint] {
+			continue
+		}
+		seen[m.Mountpoint] = true
+		h := hierarchy{name: filepath.Base(m.Mountpoint), v2: m.FSType == "cgroup2", mountpoint: m.Mountpoint, root: m.Root}
+		for _, o := range strings.Split(m.VFSOptions, ",") {
+			if knownControllers[o] || strings.HasPrefix(o, "name=") {
+				h.controllers = append(h.controllers, o)
+			}
+		}
+		hs = append(hs, h)
+	}
+	return hs, nil
+}
+
+// ownCgroups parses /proc/self/cgroup: controllers field -> path.
+func ownCgroups() (map[string]string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		parts := strings.SplitN(s.Text(), ":", 3)
+		if len(parts) == 3 {
+			res[parts[1]] = parts[2]
+		}
+	}
+	return res, s.Err()
+}
+
+// hostDir returns the container's directory in hierarchy h: from
+// CgroupPaths when the caller set it, else the init's own cgroup.
+func (h *hierarchy) hostDir(paths map[string]string, own map[string]string) (string, error) {
+	keys := append([]string{h.name, strings.Join(h.controllers, ",")}, h.controllers...)
+	if h.v2 {
+		keys = append(keys, "", "unified")
+	}
+	for _, k := range keys {
+		if k == "" && !h.v2 {
+			continue
+		}
+		if p, ok := paths[k]; ok && p != "" {
+			if !filepath.IsAbs(p) {
+				return "", fmt.Errorf("cgroup path %q for %s is not absolute", p, h.name)
+			}
+			return p, nil
+		}
+	}
+	field := strings.Join(h.controllers, ",")
+	p, ok := own[field]
+	if !ok {
+		return "", fmt.Errorf("no cgroup of ours in hierarchy %s", h.name)
+	}
+	rel, err := filepath.Rel(h.root, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("our cgroup %s is outside the %s mount (root %s)", p, h.name, h.root)
+	}
+	return filepath.Join(h.mountpoint, rel), nil
+}
+
+func isCgroup2Host() bool {
+	var s unix.Statfs_t
+	return unix.Statfs(hostCgroupRoot, &s) == nil && s.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// mountCgroup handles a mount of type cgroup (or cgroup2). On a cgroup2
+// host, or for an explicit cgroup2 type, one cgroup2 mount; on v1/hybrid,
+// a tmpfs with one mount per hierarchy (runc's layout).
+func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *MountOptions) error {
+	own, err := ownCgroups()
+	if err != nil {
+		return fmt.Errorf("read /proc/self/cgroup: %w", err)
+	}
+	if m.Type == "cgroup2" || isCgroup2Host() {
+		h := hierarchy{name: "unified", v2: true, mountpoint: hostCgroupRoot, root: "/"}
+		if !isCgroup2Host() {
+			hs, err := hostHierarchies()
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(hs, func(h hierarchy) bool { return h.v2 })
+			if i < 0 {
+				return fmt.Errorf("no cgroup2 hierarchy on the host")
+			}
+			h = hs[i]
+		}
+		return mountHierarchy(c, root, &h, dest, opts.Flags, own)
+	}
+	hs, err := hostHierarchies()
+	if err != nil {
+		return err
+	}
+	dst, err := openDest(root, dest, false)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	tmpfsFlags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := sys.Mount("tmpfs", fdPath(dst), "tmpfs", tmpfsFlags, "mode=755"); err != nil {
+		return fmt.Errorf("mount tmpfs for cgroup v1: %w", err)
+	}
+	tm, err := reopenMounted(root, dest)
+	if err != nil {
+		return err
+	}
+	defer tm.Close()
+	for i := range hs {
+		h := &hs[i]
+		if err := mountHierarchy(c, root, h, filepath.Join(dest, h.name), opts.Flags, own); err != nil {
+			return fmt.Errorf("cgroup %s: %w", h.name, err)
+		}
+		// Comounted controllers get symlinks, e.g. cpu -> cpu,cpuacct.
+		for _, ctl := range h.controllers {
+			if ctl == h.name || strings.HasPrefix(ctl, "name=") {
+				continue
+			}
+			if err := sys.Symlinkat(h.name, int(tm.Fd()), ctl); err != nil && err != unix.EEXIST {
+				return fmt.Errorf("symlink cgroup %s -> %s: %w", ctl, h.name, err)
+			}
+		}
+	}
+	if opts.Flags&unix.MS_RDONLY != 0 {
+		if err := remountBind(tm, unix.MS_RDONLY|tmpfsFlags); err != nil {
+			return fmt.Errorf("cgroup tmpfs: %w", err)
+		}
+	}
+	return applyAfter(tm, opts)
+}
+
+// mountHierarchy mounts one hierarchy at dest: a real cgroup filesystem
+// when the container has a cgroup namespace (it then sees its own cgroup as
+// the root), else a bind mount of the container's cgroup directory.
+func mountHierarchy(c *Config, root *os.File, h *hierarchy, dest string, flags uintptr, own map[string]string) error {
+	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
+	dst, err := openDest(root, dest, false)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	if c.CgroupNS {
+		typ, data := "cgroup", strings.Join(h.controllers, ",")
+		if h.v2 {
+			typ, data = "cgroup2", ""
+		}
+		if err := sys.Mount(typ, fdPath(dst), typ, flags, data); err != nil {
+			return fmt.Errorf("mount %s %q: %w", typ, data, err)
+		}
+		return nil
+	}
+	dir, err := h.hostDir(c.CgroupPaths, own)
+	if err != nil {
+		return err
+	}
+	src, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open container cgroup: %w", err)
+	}
+	defer src.Close()
+	if err := sys.Mount(fdPath(src), fdPath(dst), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", dir, err)
+	}
+	if flags == 0 {
+		return nil
+	}
+	mnt, err := reopenMounted(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	return remountBind(mnt, flags)
+}

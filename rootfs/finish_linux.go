@@ -1,0 +1,208 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// Finish runs after Pivot and after the caller has set up the console:
+// linux.readonlyPaths, linux.maskedPaths, the read-only remount of tmpfs
+// and /dev mounts that asked for "ro" (delayed so they could be filled),
+// and finally root.readonly.
+func Finish(c *Config) error {
+	root, err := openRoot(newRoot)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for i, p := range c.ReadonlyPaths {
+		if err := readonlyPath(root, p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths[%d] %s: %w", i, p, err)
+		}
+	}
+	var devNull *os.File
+	defer func() {
+		if devNull != nil {
+			devNull.Close()
+		}
+	}()
+	for i, p := range c.MaskedPaths {
+		if err := maskPath(root, &devNull, p); err != nil {
+			return fmt.Errorf("linux.maskedPaths[%d] %s: %w", i, p, err)
+		}
+	}
+	for i, m := range c.Mounts {
+		opts, err := ParseMountOptions(m.Options)
+		if err != nil {
+			return fmt.Errorf("mounts[%d]: %w", i, err)
+		}
+		dest := cleanDest(m.Destination)
+		if opts.IsBind() || m.Type == "bind" || opts.Flags&unix.MS_RDONLY == 0 || !delayReadonly(m.Type, dest) {
+			continue
+		}
+		if err := remountReadonly(root, dest, opts.Flags); err != nil {
+			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
+		}
+	}
+	if c.Readonly {
+		if err := remountBind(root, unix.MS_RDONLY); err != nil {
+			return fmt.Errorf("root.readonly: %w", err)
+		}
+	}
+	return nil
+}
+
+// remountReadonly makes the mount at dest read-only with a per-mount
+// (MS_BIND) remount: a superblock remount of a shared superblock such as
+// devtmpfs would make the host's /dev read-only too.
+func remountReadonly(root *os.File, dest string, flags uintptr) error {
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dest, err)
+	}
+	defer f.Close()
+	// The remount replaces the mount's flags, so the others are passed too.
+	return remountBind(f, flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT)|unix.MS_RDONLY)
+}
+
+// readonlyPath binds path onto itself and makes the whole subtree
+// read-only; a missing path is ignored.
+func readonlyPath(root *os.File, path string) error {
+	dest := cleanDest(path)
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	defer f.Close()
+	if err := sys.Mount(fdPath(f), fdPath(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind onto itself: %w", err)
+	}
+	mnt, err := reopenMounted(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	err = sys.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	if errors.Is(err, unix.ENOSYS) {
+		return remountBind(mnt, unix.MS_RDONLY) // kernel < 5.12: top mount only
+	}
+	if err != nil {
+		return fmt.Errorf("mount_setattr read-only: %w", err)
+	}
+	return nil
+}
+
+// maskPath hides path: /dev/null over a file, an empty read-only tmpfs
+// over a directory. A missing path is ignored.
+func maskPath(root *os.File, devNull **os.File, path string) error {
+	f, err := pathrs.OpenatInRoot(root, cleanDest(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if err := sys.Mount("tmpfs", fdPath(f), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("mount read-only tmpfs: %w", err)
+		}
+		return nil
+	}
+	if *devNull == nil {
+		if *devNull, err = openDevNull(root); err != nil {
+			return err
+		}
+	}
+	if err := sys.Mount(fdPath(*devNull), fdPath(f), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /dev/null: %w", err)
+	}
+	return nil
+}
+
+// openDevNull opens the container's /dev/null and checks it really is the
+// null device: a container that replaced it (with a symlink to a procfs
+// file, CVE-2025-31133) would otherwise get that file bind-mounted
+// read-write over the masked paths.
+func openDevNull(root *os.File) (*os.File, error) {
+	dev, err := pathrs.OpenatInRoot(root, "/dev")
+	if err != nil {
+		return nil, fmt.Errorf("open /dev: %w", err)
+	}
+	defer dev.Close()
+	f, err := openNoFollow(dev, "null")
+	if err != nil {
+		return nil, fmt.Errorf("/dev/null is not the null device, refusing to mask with it: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		f.Close()
+		return nil, fmt.Errorf("/dev/null is not the null device (char 1:3), refusing to mask with it")
+	}
+	return f, nil
+}
+
+const ptySlaveMajor = 136 // UNIX98_PTY_SLAVE_MAJOR; 8 majors are reserved
+
+// MountConsole binds the pty slave at slavePath (e.g. "/dev/pts/0", in the
+// container's devpts) onto /dev/console, creating the mount point. Call it
+// after Pivot. The slave must be a pty on devpts and /dev/console must not
+// be a symlink, so a prepared rootfs cannot redirect the bind
+// (CVE-2025-52565).
+func MountConsole(slavePath string) error {
+	root, err := openRoot(newRoot)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	slave, err := pathrs.OpenatInRoot(root, cleanDest(slavePath))
+	if err != nil {
+		return fmt.Errorf("open console %s: %w", slavePath, err)
+	}
+	defer slave.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(slave.Fd()), &st); err != nil {
+		return fmt.Errorf("stat console %s: %w", slavePath, err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(slave.Fd()), &fs); err != nil {
+		return fmt.Errorf("statfs console %s: %w", slavePath, err)
+	}
+	major := unix.Major(st.Rdev)
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || major < ptySlaveMajor || major >= ptySlaveMajor+8 || fs.Type != unix.DEVPTS_SUPER_MAGIC {
+		return fmt.Errorf("console %s is not a pty slave on devpts", slavePath)
+	}
+	dev, err := pathrs.MkdirAllHandle(root, "/dev", 0o755)
+	if err != nil {
+		return fmt.Errorf("mkdir /dev: %w", err)
+	}
+	defer dev.Close()
+	if err := createFileAt(dev, "console"); err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	console, err := openNoFollow(dev, "console")
+	if err != nil {
+		return fmt.Errorf("/dev/console: %w", err)
+	}
+	defer console.Close()
+	if err := sys.Mount(fdPath(slave), fdPath(console), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s onto /dev/console: %w", slavePath, err)
+	}
+	return nil
+}
