@@ -1,0 +1,56 @@
+package main
+
+import (
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/rtrun/rt/libcontainer"
+)
+
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"},
+	&cli.StringFlag{Name: "pid-file", Usage: "write the init pid to this file"},
+	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of init (not yet supported)"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stderr to the container"},
+}
+
+var createCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a container; its process waits for start",
+	ArgsUsage: "<container-id>",
+	Flags:     createFlags,
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1); err != nil {
+			return err
+		}
+		_, err := createContainer(ctx, nil)
+		return err
+	},
+}
+
+func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair) (*libcontainer.Container, error) {
+	r, err := runtimeFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.String("pidfd-socket") != "" {
+		logrus.Warn("--pidfd-socket is not supported yet; ignored")
+	}
+	o := libcontainer.CreateOpts{
+		ID:            ctx.Args().First(),
+		Bundle:        ctx.String("bundle"),
+		PidFile:       ctx.String("pid-file"),
+		ConsoleSocket: ctx.String("console-socket"),
+		NoPivot:       ctx.Bool("no-pivot"),
+		NoNewKeyring:  ctx.Bool("no-new-keyring"),
+		PreserveFDs:   ctx.Int("preserve-fds"),
+		Timing:        ctx.Bool("debug"),
+	}
+	if console != nil {
+		o.Console = console.Theirs
+	}
+	return r.Create(o)
+}

@@ -1,0 +1,29 @@
+package libcontainer
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// initConfig is everything init needs, sent in msgConfig. File descriptors
+// are given as the numbers they have in the child.
+type initConfig struct {
+	ID           string            `json:"id"`
+	Bundle       string            `json:"bundle"`
+	Rootfs       string            `json:"rootfs"`
+	Spec         *specs.Spec       `json:"spec"`
+	NoPivot      bool              `json:"no_pivot,omitempty"`
+	NoNewKeyring bool              `json:"no_new_keyring,omitempty"`
+	CgroupPaths  map[string]string `json:"cgroup_paths,omitempty"`
+	// Namespaces init must unshare itself rather than get from clone flags:
+	// cgroup (after the parent placed it in its cgroup), time (clone cannot),
+	// and, when a user namespace was joined, the ones it must own.
+	Unshare   uintptr `json:"unshare,omitempty"`
+	NewUserNS bool    `json:"new_user_ns,omitempty"`
+	NewCgroup bool    `json:"new_cgroup_ns,omitempty"`
+
+	ExecListenFD  int  `json:"exec_listen_fd"`
+	ConsoleFD     int  `json:"console_fd"` // -1 when no terminal
+	PassedFDs     int  `json:"passed_fds"` // fds 3..3+PassedFDs-1 go to the container
+	ListenFDs     int  `json:"listen_fds"` // LISTEN_FDS for socket activation, 0 if unset
+	ContainerPid1 bool `json:"pid1"`       // init is PID 1 of a new pid namespace
+}

@@ -1,0 +1,464 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/cgroups"
+	"github.com/rtrun/rt/libcontainer/validate"
+	"github.com/rtrun/rt/nsenter"
+)
+
+// CreateOpts are the create (and run) flags.
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	// Console, when set, receives the pty master instead of ConsoleSocket
+	// (run in the foreground with a terminal).
+	Console *os.File
+	// Timing logs how long each phase took, at debug level.
+	Timing bool
+}
+
+// Create creates a container: everything but the user program runs. On any
+// error, everything made so far is undone.
+func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
+	t := newTimer(o.Timing)
+	if err := ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	spec, err := validate.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate.Spec(spec, bundle); err != nil {
+		return nil, err
+	}
+	resolveBindSources(spec, bundle)
+	t.mark("load+validate config")
+	terminal := spec.Process != nil && spec.Process.Terminal
+	if terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("process.terminal is true but --console-socket was not given")
+	}
+	if !terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket given but process.terminal is false")
+	}
+
+	if err := os.MkdirAll(r.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	dir := r.dir(o.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %q already exists", o.ID)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	var undo cleanups
+	defer func() {
+		if err != nil {
+			undo.run()
+		}
+	}()
+	undo.add(func() { os.RemoveAll(dir) })
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	st := &State{
+		ID:      o.ID,
+		Bundle:  bundle,
+		Rootfs:  rootfs,
+		Created: time.Now().UTC(),
+		Owner:   ownerName(),
+		Config:  spec,
+	}
+	if err := st.save(dir); err != nil {
+		return nil, err
+	}
+	c = &Container{rt: r, dir: dir, state: st}
+
+	p, err := c.startInit(o, spec, t, &undo)
+	if err != nil {
+		return nil, fmt.Errorf("create container %s: %w", o.ID, err)
+	}
+	c.init = p
+	return c, nil
+}
+
+// startInit starts the init process and walks it through the sync protocol.
+func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cleanups) (*os.Process, error) {
+	st := c.state
+	// The sealed binary: a detached read-only clone of our own executable, so
+	// nothing in the container can ever write the host's rt (CVE-2019-5736).
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, fmt.Errorf("seal rt binary: %w", err)
+	}
+	defer exe.Close()
+	t.mark("seal binary")
+
+	parentSync, childSync, err := newSyncPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSync.f.Close()
+	defer childSync.Close()
+
+	listener, err := listenExecSock(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close()
+
+	listenFDs := 0
+	if v := os.Getenv("LISTEN_FDS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			listenFDs = n
+		}
+	}
+	passed := listenFDs + o.PreserveFDs
+	var extra []*os.File
+	for i := 0; i < passed; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	childFD := func(f *os.File) int {
+		extra = append(extra, f)
+		return 2 + len(extra)
+	}
+	syncFD := childFD(childSync)
+	cfg := &initConfig{
+		ID:           st.ID,
+		Bundle:       st.Bundle,
+		Rootfs:       st.Rootfs,
+		Spec:         spec,
+		NoPivot:      o.NoPivot,
+		NoNewKeyring: o.NoNewKeyring,
+		ExecListenFD: childFD(listener),
+		ConsoleFD:    -1,
+		PassedFDs:    passed,
+		ListenFDs:    listenFDs,
+	}
+	if spec.Process != nil && spec.Process.Terminal {
+		con := o.Console
+		if con == nil {
+			con, err = dialConsoleSocket(o.ConsoleSocket)
+			if err != nil {
+				return nil, err
+			}
+			defer con.Close()
+		}
+		cfg.ConsoleFD = childFD(con)
+	}
+
+	ns, err := planNamespaces(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.close()
+	var entryJoins []nsenter.Join
+	for _, j := range ns.entry {
+		entryJoins = append(entryJoins, nsenter.Join{Type: j.typ, File: j.f, ChildFD: childFD(j.f)})
+	}
+	cfg.Unshare = ns.unshare
+	cfg.NewUserNS = ns.newUser
+	cfg.NewCgroup = ns.newCgroup
+	cfg.ContainerPid1 = ns.cloneFlags&unix.CLONE_NEWPID != 0
+
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{"rt", "init"},
+		Env:        []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: ns.cloneFlags,
+			Setsid:     true,
+		},
+	}
+	if len(entryJoins) > 0 {
+		env, err := nsenter.EntryEnv(entryJoins)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, env)
+	}
+	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Without a credential the child would exec as the overflow uid and
+		// lose every capability in its new user namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
+
+	// Join the existing namespaces that need host privileges on a locked
+	// thread and fork from it, so the child inherits them.
+	start := func() error { return cmd.Start() }
+	if len(ns.parent) > 0 {
+		if err := nsenter.RunInNamespaces(ns.parentJoins(), start); err != nil {
+			return nil, fmt.Errorf("start init: %w", err)
+		}
+	} else if err := start(); err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	t.mark("start init")
+	proc := cmd.Process
+	undo.add(func() {
+		proc.Kill()
+		cmd.Wait()
+	})
+	childSync.Close()
+	listener.Close()
+
+	// Put the child in its cgroups before it runs anything of the container's:
+	// it waits for msgConfig, which is sent only afterwards.
+	var cgPath string
+	if spec.Linux != nil {
+		cgPath = spec.Linux.CgroupsPath
+	}
+	mgr, err := cgroups.New(cgPath, st.ID, cgroups.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	undo.add(func() {
+		proc.Kill()
+		cmd.Wait()
+		mgr.Destroy()
+	})
+	if err := mgr.Apply(proc.Pid); err != nil {
+		return nil, fmt.Errorf("apply cgroups: %w", err)
+	}
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		if err := mgr.Set(spec.Linux.Resources); err != nil {
+			return nil, fmt.Errorf("set cgroup resources: %w", err)
+		}
+	}
+	st.CgroupPaths = mgr.Paths()
+	cfg.CgroupPaths = st.CgroupPaths
+	t.mark("cgroups")
+
+	fail := func(err error) (*os.Process, error) {
+		if errors.Is(err, errEOF) || errors.Is(err, syscall.ECONNRESET) {
+			return nil, fmt.Errorf("container init died: %s", waitDescription(cmd))
+		}
+		return nil, err
+	}
+	onLog := func(level, msg string) {
+		lvl, err := logrus.ParseLevel(level)
+		if err != nil {
+			lvl = logrus.InfoLevel
+		}
+		logrus.WithField("from", "init").Log(lvl, msg)
+	}
+	if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+		return fail(fmt.Errorf("send config to init: %w", err))
+	}
+	if _, err := parentSync.expect(msgHooks, onLog); err != nil {
+		return fail(err)
+	}
+	t.mark("init: namespaces and mounts")
+
+	// The pid is known now: write it so hooks and state see it.
+	st.InitPid = proc.Pid
+	pst, err := readProcStat(proc.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("read init start time: %w", err)
+	}
+	st.InitStartTime = pst.StartTime
+	if spec.Hooks != nil {
+		hs := c.hookState(Created)
+		if err := runHooks("prestart", spec.Hooks.Prestart, hs); err != nil { //nolint:staticcheck // deprecated but still part of the spec
+			parentSync.send(syncMsg{Type: msgError, Step: "prestart hook", Error: err.Error()})
+			return nil, err
+		}
+		if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, hs); err != nil {
+			parentSync.send(syncMsg{Type: msgError, Step: "createRuntime hook", Error: err.Error()})
+			return nil, err
+		}
+	}
+	if err := parentSync.send(syncMsg{Type: msgHooksDone}); err != nil {
+		return fail(fmt.Errorf("send hooks-done: %w", err))
+	}
+	if _, err := parentSync.expect(msgReady, onLog); err != nil {
+		return fail(err)
+	}
+	t.mark("init: rootfs, process setup")
+
+	if err := st.save(c.dir); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
+			return nil, err
+		}
+		undo.add(func() { os.Remove(o.PidFile) })
+	}
+	t.mark("write state")
+	return proc, nil
+}
+
+// waitDescription reaps a dead init and says how it ended.
+func waitDescription(cmd *exec.Cmd) string {
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			hint := ""
+			if ws.Signal() == syscall.SIGKILL {
+				hint = " (OOM-killed? check the memory limit)"
+			}
+			return fmt.Sprintf("killed by signal %s%s", ws.Signal(), hint)
+		}
+		return ee.Error()
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "exited with status 0"
+}
+
+// resolveBindSources makes relative bind-mount sources relative to the bundle.
+func resolveBindSources(spec *specs.Spec, bundle string) {
+	for i := range spec.Mounts {
+		m := &spec.Mounts[i]
+		if m.Source == "" || filepath.IsAbs(m.Source) || !isBind(m) {
+			continue
+		}
+		m.Source = filepath.Join(bundle, m.Source)
+	}
+}
+
+func isBind(m *specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, 0, len(m))
+	for _, e := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)})
+	}
+	return out
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+func ownerName() string {
+	uid := os.Getuid()
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return "#" + strconv.Itoa(uid)
+}
+
+// listenExecSock binds <dir>/exec.sock. Binding through /proc/self/fd keeps
+// the path short whatever the root (sun_path holds 108 bytes).
+func listenExecSock(dir string) (*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exec socket: %w", err)
+	}
+	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), execSockName)}
+	if err := unix.Bind(fd, addr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind exec socket: %w", err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listen exec socket: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "exec-listener"), nil
+}
+
+// sealedSelf returns an O_PATH handle on a detached, read-only bind mount of
+// our own executable; exec'ing it through /proc/self/fd costs ~20µs, unlike
+// copying the binary into a memfd.
+func sealedSelf() (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree /proc/self/exe: %w", err)
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("make sealed binary read-only: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "rt-sealed"), nil
+}
+
+// cleanups undoes create's steps in reverse order.
+type cleanups []func()
+
+func (c *cleanups) add(f func()) { *c = append(*c, f) }
+func (c *cleanups) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+}
+
+// timer logs the duration of each phase at debug level (--debug).
+type timer struct {
+	on   bool
+	last time.Time
+	t0   time.Time
+}
+
+func newTimer(on bool) *timer { n := time.Now(); return &timer{on: on, last: n, t0: n} }
+func (t *timer) mark(phase string) {
+	if !t.on {
+		return
+	}
+	n := time.Now()
+	logrus.Debugf("timing: %-32s %8.3f ms (total %.3f ms)", phase, float64(n.Sub(t.last).Microseconds())/1000, float64(n.Sub(t.t0).Microseconds())/1000)
+	t.last = n
+}

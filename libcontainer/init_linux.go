@@ -1,0 +1,355 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/libcontainer/caps"
+	"github.com/rtrun/rt/libcontainer/rlimits"
+	"github.com/rtrun/rt/nsenter"
+	"github.com/rtrun/rt/rootfs"
+)
+
+// IsInit reports whether this process was started as a container init.
+func IsInit() bool { return os.Getenv("_RT_INIT_SYNC") != "" }
+
+// Init is the container's init stage. It runs on the main OS thread (locked
+// by the caller in an init function), never returns, and ends by exec'ing the
+// user program or exiting non-zero after reporting the failed step.
+func Init() {
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv("_RT_INIT_SYNC"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rt init: bad _RT_INIT_SYNC")
+		os.Exit(1)
+	}
+	os.Unsetenv("_RT_INIT_SYNC")
+	conn := &syncConn{f: os.NewFile(uintptr(fd), "sync")}
+	unix.CloseOnExec(fd)
+	logrus.SetOutput(discard{})
+	logrus.AddHook(&syncLogHook{conn: conn})
+
+	in := &initProc{conn: conn}
+	if err := nsenter.StageError(); err != nil {
+		in.fatal("join namespaces", err)
+	}
+	m, err := conn.expect(msgConfig, nil)
+	if err != nil {
+		os.Exit(1) // the parent is gone or confused; nobody to tell
+	}
+	in.cfg = m.Config
+	// Hooks init starts must not inherit the control fds.
+	unix.CloseOnExec(in.cfg.ExecListenFD)
+	if in.cfg.ConsoleFD >= 0 {
+		unix.CloseOnExec(in.cfg.ConsoleFD)
+	}
+	in.run()
+}
+
+type initProc struct {
+	conn *syncConn
+	cfg  *initConfig
+}
+
+func (in *initProc) fatal(step string, err error) {
+	if in.conn != nil {
+		in.conn.send(syncMsg{Type: msgError, Step: step, Error: err.Error()})
+	}
+	os.Exit(1)
+}
+
+// must runs one named step; a failure is reported to the parent.
+func (in *initProc) must(step string, err error) {
+	if err != nil {
+		in.fatal(step, err)
+	}
+}
+
+func (in *initProc) run() {
+	cfg := in.cfg
+	spec := cfg.Spec
+	linux := spec.Linux
+	if linux == nil {
+		linux = &specs.Linux{}
+	}
+	if cfg.Unshare != 0 {
+		// Namespaces are per thread; this one execs the user program.
+		in.must("unshare namespaces", unix.Unshare(int(cfg.Unshare)|unshareFSIfMount(cfg.Unshare)))
+	}
+	if cfg.Unshare&unix.CLONE_NEWTIME != 0 && len(linux.TimeOffsets) > 0 {
+		in.must("write linux.timeOffsets", writeTimeOffsets(linux.TimeOffsets))
+	}
+	if !cfg.NoNewKeyring {
+		// A fresh session keyring keeps the host's keys out of the container.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			in.fatal("join session keyring", err)
+		}
+	}
+	if p := spec.Process; p != nil && p.OOMScoreAdj != nil {
+		in.must("write process.oomScoreAdj", os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0))
+	}
+	if spec.Hostname != "" {
+		in.must("set hostname", unix.Sethostname([]byte(spec.Hostname)))
+	}
+	if spec.Domainname != "" {
+		in.must("set domainname", unix.Setdomainname([]byte(spec.Domainname)))
+	}
+
+	rc := &rootfs.Config{
+		Rootfs:        cfg.Rootfs,
+		Readonly:      spec.Root != nil && spec.Root.Readonly,
+		Mounts:        spec.Mounts,
+		Propagation:   linux.RootfsPropagation,
+		Devices:       linux.Devices,
+		MaskedPaths:   linux.MaskedPaths,
+		ReadonlyPaths: linux.ReadonlyPaths,
+		NoPivot:       cfg.NoPivot,
+		UserNS:        cfg.NewUserNS || hasNamespace(linux, specs.UserNamespace),
+		CgroupPaths:   cfg.CgroupPaths,
+		CgroupNS:      hasNamespace(linux, specs.CgroupNamespace),
+		MountLabel:    linux.MountLabel,
+	}
+	mountNS := hasNamespace(linux, specs.MountNamespace)
+	if mountNS {
+		in.must("prepare rootfs", rootfs.Prepare(rc))
+	}
+
+	// prestart and createRuntime hooks run in the parent now.
+	in.must("sync", in.conn.send(syncMsg{Type: msgHooks}))
+	if _, err := in.conn.expect(msgHooksDone, nil); err != nil {
+		os.Exit(1) // the parent failed and reported it
+	}
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreated, Pid: os.Getpid(), Bundle: cfg.Bundle, Annotations: spec.Annotations}
+		if cfg.ContainerPid1 {
+			st.Pid = 0 // our own pid in the new namespace is meaningless to a hook; the parent knows the host pid
+		}
+		in.must("createContainer hook", runHooks("createContainer", spec.Hooks.CreateContainer, st))
+	}
+	if mountNS {
+		in.must("pivot root", rootfs.Pivot(rc))
+	} else {
+		// No mount namespace: chroot like runc, without touching the host's mounts.
+		in.must("chroot", chrootNoMountNS(cfg.Rootfs))
+	}
+	if cfg.ConsoleFD >= 0 {
+		in.must("set up console", setupConsole(cfg.ConsoleFD, spec.Process.ConsoleSize))
+	}
+	if mountNS {
+		in.must("finish rootfs", rootfs.Finish(rc))
+	}
+	for k, v := range linux.Sysctl {
+		in.must("linux.sysctl", writeSysctl(k, v))
+	}
+	in.setupProcess()
+}
+
+// setupProcess applies the process settings, tells the parent create is done,
+// then waits for start.
+func (in *initProc) setupProcess() {
+	cfg := in.cfg
+	p := cfg.Spec.Process
+	var path string
+	var env []string
+	if p != nil {
+		rl, err := rlimits.Parse(p.Rlimits)
+		in.must("process.rlimits", err)
+		in.must("apply process.rlimits", rlimits.Apply(rl))
+		// Every fd we do not hand over is close-on-exec, and rt marked all
+		// inherited fds close-on-exec at start-up, so no host directory fd
+		// reaches the container; the cwd check below catches a cwd that still
+		// escapes the root (CVE-2024-21626).
+		in.must("close fds", closeFDsFrom(3+cfg.PassedFDs))
+		cwd := p.Cwd
+		if cwd == "" {
+			cwd = "/"
+		}
+		in.must("process.cwd", chdirInside(cwd))
+		env = withHome(p.Env, p.User.UID)
+		if cfg.ListenFDs > 0 {
+			env = append(env, "LISTEN_FDS="+strconv.Itoa(cfg.ListenFDs), "LISTEN_PID=1")
+		}
+		in.must("process.user", setUser(p.User))
+		if p.Capabilities != nil {
+			in.must("process.capabilities", caps.Apply(p.Capabilities))
+		} else {
+			in.must("process.capabilities", caps.Apply(&specs.LinuxCapabilities{}))
+		}
+		if p.NoNewPrivileges {
+			in.must("process.noNewPrivileges", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		}
+		path, err = lookPath(p.Args[0], env)
+		in.must("process.args[0]", err)
+	}
+	in.must("sync", in.conn.send(syncMsg{Type: msgReady}))
+	in.conn.f.Close()
+	in.conn = nil
+
+	// Created: wait for `rt start` to connect.
+	nfd, _, err := unix.Accept4(cfg.ExecListenFD, unix.SOCK_CLOEXEC)
+	if err != nil {
+		os.Exit(1)
+	}
+	unix.Close(cfg.ExecListenFD)
+	startFail := func(msg string) {
+		unix.Write(nfd, []byte(msg))
+		os.Exit(1)
+	}
+	if p == nil {
+		startFail("config has no process to start")
+	}
+	spec := cfg.Spec
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreated, Bundle: cfg.Bundle, Annotations: spec.Annotations}
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, st); err != nil {
+			startFail("startContainer hook: " + err.Error())
+		}
+	}
+	if _, err := unix.Write(nfd, []byte{0}); err != nil {
+		os.Exit(1)
+	}
+	err = unix.Exec(path, p.Args, env)
+	startFail(fmt.Sprintf("exec %s: %v", p.Args[0], err))
+}
+
+func unshareFSIfMount(flags uintptr) int {
+	if flags&unix.CLONE_NEWNS != 0 {
+		return unix.CLONE_FS
+	}
+	return 0
+}
+
+func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+	for _, n := range l.Namespaces {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func writeTimeOffsets(offs map[string]specs.LinuxTimeOffset) error {
+	var b strings.Builder
+	for clock, o := range offs {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+	}
+	return os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0)
+}
+
+func chrootNoMountNS(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return err
+	}
+	return unix.Chdir("/")
+}
+
+// chdirInside changes to cwd and checks the result is inside the root.
+func chdirInside(cwd string) error {
+	if !filepath.IsAbs(cwd) {
+		return fmt.Errorf("%q is not absolute", cwd)
+	}
+	if err := os.MkdirAll(cwd, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		// runc creates a missing cwd; a failure shows up in Chdir below.
+		logrus.Debugf("mkdir cwd %s: %v", cwd, err)
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return err
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("cwd %s is outside the container root: %w", cwd, err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("cwd %s is outside the container root (%s)", cwd, wd)
+	}
+	return nil
+}
+
+// closeFDsFrom marks every fd >= from close-on-exec; fds 3..from-1 are the
+// ones passed to the container (--preserve-fds, LISTEN_FDS). Go's own fds are
+// already close-on-exec; the control fds stay usable until the exec.
+func closeFDsFrom(from int) error {
+	return unix.CloseRange(uint(from), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+}
+
+// lookPath resolves name with the container's PATH, inside the container.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := isExecutable(name); err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			pathEnv = e[5:]
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("executable file %q not found in $PATH (%s)", name, pathEnv)
+}
+
+func isExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return err
+	}
+	return nil
+}
+
+// writeSysctl writes through /proc/sys after checking it is a real procfs.
+func writeSysctl(key, val string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/proc/sys", &st); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("%s: /proc/sys is not procfs", key)
+	}
+	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+	if err := os.WriteFile(p, []byte(val), 0); err != nil {
+		return fmt.Errorf("%s=%s: %w", key, val, err)
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// syncLogHook forwards init's log lines to the parent while the sync socket
+// is open.
+type syncLogHook struct{ conn *syncConn }
+
+func (h *syncLogHook) Levels() []logrus.Level { return logrus.AllLevels }
+func (h *syncLogHook) Fire(e *logrus.Entry) error {
+	h.conn.send(syncMsg{Type: msgLog, Level: e.Level.String(), Msg: e.Message})
+	return nil
+}

@@ -1,0 +1,119 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtrun/rt/nsenter"
+)
+
+type nsFile struct {
+	typ string
+	f   *os.File
+}
+
+// nsPlan says how each namespace of the config comes to be:
+//   - new ones come from clone flags, except cgroup (unshared by init after
+//     the parent put it in its cgroup, so the namespace is rooted there) and
+//     time (clone cannot create it; init unshares it and the final exec enters it);
+//   - existing pid, network, ipc, uts and cgroup namespaces are joined by the
+//     parent on a locked thread before the fork;
+//   - existing mount, user and time namespaces are joined by the child's
+//     assembly entry stage (mount first, while it still has host privileges).
+//
+// When the user namespace is joined rather than created, the other new
+// namespaces must be owned by it, so init unshares them after the entry stage
+// (all but pid, which only clone can give; it stays owned by the host).
+type nsPlan struct {
+	cloneFlags uintptr
+	unshare    uintptr
+	newUser    bool
+	newCgroup  bool
+	parent     []nsFile
+	entry      []nsFile
+}
+
+func (p *nsPlan) close() {
+	for _, n := range p.parent {
+		n.f.Close()
+	}
+	for _, n := range p.entry {
+		n.f.Close()
+	}
+}
+
+func (p *nsPlan) parentJoins() []nsenter.Join {
+	var out []nsenter.Join
+	for _, n := range p.parent {
+		out = append(out, nsenter.Join{Type: n.typ, File: n.f})
+	}
+	return out
+}
+
+var entryOrder = map[string]int{"mount": 0, "user": 1, "time": 2}
+
+func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
+	p := &nsPlan{}
+	if spec.Linux == nil {
+		return p, nil
+	}
+	userJoined := false
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == specs.UserNamespace && n.Path != "" {
+			userJoined = true
+		}
+	}
+	var entry [3]*nsFile
+	for i, n := range spec.Linux.Namespaces {
+		typ := string(n.Type)
+		flag, err := nsenter.CloneFlag(typ)
+		if err != nil {
+			return nil, fmt.Errorf("linux.namespaces[%d]: %w", i, err)
+		}
+		if n.Path == "" {
+			switch {
+			case n.Type == specs.CgroupNamespace:
+				p.newCgroup = true
+				p.unshare |= flag
+			case n.Type == specs.TimeNamespace:
+				p.unshare |= flag
+			case n.Type == specs.UserNamespace:
+				p.newUser = true
+				p.cloneFlags |= flag
+			case userJoined && n.Type != specs.PIDNamespace:
+				p.unshare |= flag
+			default:
+				p.cloneFlags |= flag
+			}
+			continue
+		}
+		f, err := nsenter.OpenNamespace(n.Path, typ)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
+		}
+		if k, ok := entryOrder[typ]; ok {
+			entry[k] = &nsFile{typ: typ, f: f}
+		} else {
+			p.parent = append(p.parent, nsFile{typ: typ, f: f})
+		}
+	}
+	for _, e := range entry {
+		if e != nil {
+			p.entry = append(p.entry, *e)
+		}
+	}
+	// A new user namespace with a joined (host-owned) mount namespace cannot
+	// work: the child would have no privilege over it.
+	if p.newUser {
+		for _, e := range p.entry {
+			if e.typ == "mount" {
+				p.close()
+				return nil, fmt.Errorf("linux.namespaces: joining a mount namespace by path together with a new user namespace is not supported")
+			}
+		}
+	}
+	return p, nil
+}

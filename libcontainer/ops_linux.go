@@ -1,0 +1,231 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/cgroups"
+)
+
+// Start runs the user program of a created container, then the poststart
+// hooks.
+func (c *Container) Start() error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if s := c.Status(); s != Created {
+		return fmt.Errorf("cannot start container %s in state %q: only a created container can be started", c.ID(), s)
+	}
+	if err := c.release(); err != nil {
+		return fmt.Errorf("start container %s: %w", c.ID(), err)
+	}
+	if h := c.state.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := runHooks("poststart", h.Poststart, c.hookState(Running)); err != nil {
+			// Spec 1.3: a failed poststart hook is an error and the container stops.
+			c.signalAll(unix.SIGKILL)
+			return fmt.Errorf("start container %s: %w", c.ID(), err)
+		}
+	}
+	return nil
+}
+
+// release connects to init's exec socket: init runs the startContainer hooks
+// and execs the user program. EOF after a zero byte means the exec happened.
+func (c *Container) release() error {
+	d, err := os.Open(c.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	sock := filepath.Join(c.dir, execSockName)
+	err = unix.Connect(fd, &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), execSockName)})
+	// Whatever happens now, the container is no longer "created".
+	os.Remove(sock)
+	if err != nil {
+		return fmt.Errorf("container init is not waiting (dead?): %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "exec-conn")
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read from init: %w", err)
+	}
+	switch {
+	case len(b) == 1 && b[0] == 0:
+		return nil
+	case len(b) == 0:
+		return errors.New("container init exited before starting the process")
+	case b[0] == 0:
+		return errors.New(string(b[1:]))
+	default:
+		return errors.New(string(b))
+	}
+}
+
+// Signal sends sig to the init process, or with all to every process in the
+// container's cgroup.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	s := c.Status()
+	if s == Stopped {
+		return fmt.Errorf("cannot kill container %s: container is stopped", c.ID())
+	}
+	if s == Creating {
+		return fmt.Errorf("cannot kill container %s: container is still being created", c.ID())
+	}
+	if all {
+		return c.signalAll(sig)
+	}
+	return c.signalInit(sig)
+}
+
+// signalInit signals init through a pidfd after checking the pid still
+// belongs to it, so a recycled pid is never hit.
+func (c *Container) signalInit(sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("pidfd_open %d: %w", c.state.InitPid, err)
+	}
+	defer unix.Close(pidfd)
+	if st, err := readProcStat(c.state.InitPid); err != nil || st.StartTime != c.state.InitStartTime {
+		return nil // init is gone; the pid was reused
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signal %s to init %d: %w", sig, c.state.InitPid, err)
+	}
+	return nil
+}
+
+// signalAll freezes the cgroup, signals every process in it and thaws it, so
+// nothing forks away meanwhile.
+func (c *Container) signalAll(sig unix.Signal) error {
+	mgr, err := cgroups.Load(c.state.CgroupPaths)
+	if err != nil || !mgr.Exists() {
+		return c.signalInit(sig)
+	}
+	frozen := mgr.Freeze() == nil
+	pids, err := mgr.GetPids()
+	for _, p := range pids {
+		unix.Kill(p, sig)
+	}
+	if frozen {
+		mgr.Thaw()
+	}
+	if err != nil {
+		return fmt.Errorf("list container processes: %w", err)
+	}
+	return c.signalInit(sig)
+}
+
+func (c *Container) frozen() bool {
+	if len(c.state.CgroupPaths) == 0 {
+		return false
+	}
+	mgr, err := cgroups.Load(c.state.CgroupPaths)
+	if err != nil {
+		return false
+	}
+	f, err := mgr.Frozen()
+	return err == nil && f
+}
+
+// Delete removes a stopped container, or with force any container, and runs
+// the poststop hooks.
+func (c *Container) Delete(force bool) error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if _, err := os.Stat(filepath.Join(c.dir, stateFile)); err != nil {
+		return fmt.Errorf("container %q: %w", c.ID(), ErrNotExist)
+	}
+	s := c.Status()
+	if s != Stopped {
+		if !force {
+			return fmt.Errorf("cannot delete container %s in state %q: stop it first or use --force", c.ID(), s)
+		}
+		c.signalAll(unix.SIGKILL)
+		if err := c.waitStopped(5 * time.Second); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	if len(c.state.CgroupPaths) > 0 {
+		mgr, err := cgroups.Load(c.state.CgroupPaths)
+		if err == nil {
+			// Processes left by a container without a pid namespace die here.
+			if pids, _ := mgr.GetPids(); len(pids) > 0 {
+				c.signalAll(unix.SIGKILL)
+			}
+			err = mgr.Destroy()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove cgroups: %w", err))
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove state: %w", err))
+	}
+	if h := c.state.Config.Hooks; h != nil && len(h.Poststop) > 0 {
+		if err := runHooks("poststop", h.Poststop, c.hookState(Stopped)); err != nil {
+			logrus.Warnf("poststop hook: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitStopped waits until init is gone or a zombie. It is not our child, so
+// it cannot be reaped here.
+func (c *Container) waitStopped(timeout time.Duration) error {
+	if c.init != nil {
+		c.init.Wait()
+		return nil
+	}
+	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
+	if err == nil {
+		defer unix.Close(pidfd)
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		unix.Poll(fds, int(timeout.Milliseconds()))
+	}
+	if c.Status() != Stopped {
+		return fmt.Errorf("container %s: init %d did not die after SIGKILL", c.ID(), c.state.InitPid)
+	}
+	return nil
+}
+
+// Wait waits for the init this process started (run in the foreground) and
+// returns its exit status the shell way: 128+signal when killed.
+func (c *Container) Wait() (int, error) {
+	if c.init == nil {
+		return -1, errors.New("container init is not a child of this process")
+	}
+	ps, err := c.init.Wait()
+	if err != nil {
+		return -1, err
+	}
+	ws := ps.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// Pid returns init's pid.
+func (c *Container) Pid() int { return c.state.InitPid }

@@ -1,0 +1,173 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Status values; Paused comes from the freezer.
+const (
+	Creating = "creating"
+	Created  = "created"
+	Running  = "running"
+	Stopped  = "stopped"
+	Paused   = "paused"
+)
+
+const (
+	stateFile    = "state.json"
+	execSockName = "exec.sock"
+)
+
+// State is what rt keeps on disk for one container, in <root>/<id>/state.json.
+// The status is never stored: it is derived from facts when read.
+type State struct {
+	ID            string            `json:"id"`
+	Bundle        string            `json:"bundle"`
+	Rootfs        string            `json:"rootfs"`
+	InitPid       int               `json:"init_pid"`
+	InitStartTime uint64            `json:"init_start_time"`
+	Created       time.Time         `json:"created"`
+	Owner         string            `json:"owner"`
+	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
+	Config        *specs.Spec       `json:"config"`
+}
+
+var idRe = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID rejects ids that could escape the state root.
+func ValidateID(id string) error {
+	if id == "" {
+		return errors.New("container id must not be empty")
+	}
+	if id == "." || id == ".." || !idRe.MatchString(id) || len(id) > 1024 {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-', '.'", id)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func (s *State) save(dir string) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func loadState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return &s, nil
+}
+
+// procStat is the part of /proc/PID/stat that identifies a process.
+type procStat struct {
+	State     byte
+	StartTime uint64
+}
+
+// readProcStat parses /proc/PID/stat. The comm field may hold spaces and
+// parentheses, so parse from the last ')'.
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseProcStat(string(b))
+}
+
+func parseProcStat(s string) (procStat, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return procStat{}, fmt.Errorf("malformed stat %q", s)
+	}
+	f := strings.Fields(s[i+2:])
+	// f[0] is field 3 (state); starttime is field 22.
+	if len(f) < 20 {
+		return procStat{}, fmt.Errorf("malformed stat %q", s)
+	}
+	st, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed stat starttime %q: %w", f[19], err)
+	}
+	return procStat{State: f[0][0], StartTime: st}, nil
+}
+
+// facts are what the status is derived from; kept apart so the decision is a
+// plain function.
+type facts struct {
+	initPid       int
+	startTime     uint64
+	proc          *procStat // nil if /proc/PID is gone
+	execSockExist bool
+	frozen        bool
+}
+
+func deriveStatus(f facts) string {
+	if f.initPid == 0 {
+		return Creating
+	}
+	if f.proc == nil || f.proc.StartTime != f.startTime || f.proc.State == 'Z' || f.proc.State == 'X' {
+		return Stopped
+	}
+	if f.frozen {
+		return Paused
+	}
+	if f.execSockExist {
+		return Created
+	}
+	return Running
+}
+
+// lockDir takes an exclusive flock on the container's state dir. Commands on
+// one id are serialised by it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,98 @@
+package libcontainer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestDeriveStatus(t *testing.T) {
+	alive := &procStat{State: 'S', StartTime: 100}
+	tests := []struct {
+		name string
+		f    facts
+		want string
+	}{
+		{"no pid yet", facts{}, Creating},
+		{"init gone", facts{initPid: 5, startTime: 100}, Stopped},
+		{"pid reused", facts{initPid: 5, startTime: 99, proc: alive}, Stopped},
+		{"zombie", facts{initPid: 5, startTime: 100, proc: &procStat{State: 'Z', StartTime: 100}}, Stopped},
+		{"dead", facts{initPid: 5, startTime: 100, proc: &procStat{State: 'X', StartTime: 100}}, Stopped},
+		{"waiting for start", facts{initPid: 5, startTime: 100, proc: alive, execSockExist: true}, Created},
+		{"running", facts{initPid: 5, startTime: 100, proc: alive}, Running},
+		{"frozen", facts{initPid: 5, startTime: 100, proc: alive, frozen: true}, Paused},
+		{"frozen but dead", facts{initPid: 5, startTime: 100, frozen: true}, Stopped},
+	}
+	for _, tc := range tests {
+		if got := deriveStatus(tc.f); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	// comm may contain spaces and parentheses.
+	line := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615"
+	st, err := parseProcStat(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != 'S' || st.StartTime != 987654 {
+		t.Fatalf("got %+v", st)
+	}
+	if _, err := parseProcStat("garbage"); err == nil {
+		t.Fatal("expected an error for a malformed line")
+	}
+	self, err := readProcStat(os.Getpid())
+	if err != nil || self.StartTime == 0 {
+		t.Fatalf("own stat: %+v %v", self, err)
+	}
+}
+
+func TestValidateID(t *testing.T) {
+	for _, ok := range []string{"a", "c1", "abc_DEF-1.2+x", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"} {
+		if err := ValidateID(ok); err != nil {
+			t.Errorf("%q: unexpected error %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", "../x", "a b", "x\x00"} {
+		if err := ValidateID(bad); err == nil {
+			t.Errorf("%q: expected an error", bad)
+		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := &State{ID: "x", Bundle: "/b", InitPid: 42, InitStartTime: 7, Created: time.Unix(1, 0).UTC(), CgroupPaths: map[string]string{"memory": "/sys/fs/cgroup/memory/x"}}
+	if err := s.save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.InitPid != 42 || got.InitStartTime != 7 || got.CgroupPaths["memory"] != s.CgroupPaths["memory"] {
+		t.Fatalf("round trip: %+v", got)
+	}
+	// No temp files are left next to it.
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("leftover files: %v", ents)
+	}
+	os.WriteFile(filepath.Join(dir, stateFile), []byte("{"), 0o600)
+	if _, err := loadState(dir); err == nil {
+		t.Fatal("expected an error for a corrupt state file")
+	}
+}
+
+func BenchmarkStateSave(b *testing.B) {
+	dir := b.TempDir()
+	s := &State{ID: "x", Bundle: "/b", InitPid: 42}
+	for i := 0; i < b.N; i++ {
+		if err := s.save(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package libcontainer
+
+// The parent (rt create/run) and the container's init talk over one
+// SOCK_SEQPACKET socketpair; every packet is one JSON syncMsg. The sequence
+// is fixed, and each side rejects a message that arrives out of order:
+//
+//	parent                                  init
+//	------                                  ----
+//	start child (clone flags, id maps)      nsenter entry stage (user/time/mnt joins)
+//	put child in its cgroups
+//	msgConfig{initConfig}            --->   (waits for this before anything else)
+//	                                        unshare cgroup/time ns, hostname, rootfs.Prepare
+//	                                 <---   msgHooks  (mounts done, before pivot_root)
+//	prestart + createRuntime hooks
+//	msgHooksDone                     --->
+//	                                        createContainer hooks, pivot_root, console,
+//	                                        masked/readonly paths, sysctl, process setup
+//	                                 <---   msgReady  (init now blocks in accept on exec.sock)
+//	write state.json, pid file; exit
+//
+// At any point init may send msgLog (a log line to re-emit in the parent) or,
+// instead of the next expected message, msgError{step, error}: create then
+// fails with "<step>: <error>" and cleans up. A closed socket without
+// msgError means init died; the parent reports how (exit status or signal).
+//
+// `rt start` then connects to <state>/exec.sock: init runs the startContainer
+// hooks, writes one zero byte and execs the user program (the connection is
+// close-on-exec, so start sees EOF exactly when exec succeeded); on failure
+// init writes the error text instead and exits.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+type msgType string
+
+const (
+	msgConfig    msgType = "config"
+	msgHooks     msgType = "hooks"
+	msgHooksDone msgType = "hooks-done"
+	msgReady     msgType = "ready"
+	msgError     msgType = "error"
+	msgLog       msgType = "log"
+)
+
+// syncMsg is one packet of the parent<->init protocol.
+type syncMsg struct {
+	Type   msgType     `json:"type"`
+	Config *initConfig `json:"config,omitempty"`
+	Step   string      `json:"step,omitempty"`
+	Error  string      `json:"error,omitempty"`
+	Level  string      `json:"level,omitempty"`
+	Msg    string      `json:"msg,omitempty"`
+}
+
+// maxSyncMsg bounds one packet; the config (a whole spec) must fit.
+const maxSyncMsg = 4 << 20
+
+// syncConn is one end of the socketpair.
+type syncConn struct {
+	f *os.File
+}
+
+func (s *syncConn) send(m syncMsg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxSyncMsg {
+		return fmt.Errorf("sync message %s too large (%d bytes)", m.Type, len(b))
+	}
+	_, err = s.f.Write(b)
+	return err
+}
+
+// recv reads one message. Log messages are handed to onLog and skipped.
+func (s *syncConn) recv(onLog func(level, msg string)) (syncMsg, error) {
+	buf := make([]byte, maxSyncMsg)
+	for {
+		n, err := s.f.Read(buf)
+		if n == 0 || errors.Is(err, io.EOF) {
+			return syncMsg{}, errEOF
+		}
+		if err != nil {
+			return syncMsg{}, err
+		}
+		var m syncMsg
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			return syncMsg{}, fmt.Errorf("decode sync message: %w", err)
+		}
+		if m.Type == msgLog {
+			if onLog != nil {
+				onLog(m.Level, m.Msg)
+			}
+			continue
+		}
+		return m, nil
+	}
+}
+
+// expect receives the next message and checks it is the wanted one; an
+// msgError from the peer becomes a *stepError.
+func (s *syncConn) expect(want msgType, onLog func(level, msg string)) (syncMsg, error) {
+	m, err := s.recv(onLog)
+	if err != nil {
+		return m, err
+	}
+	if m.Type == msgError {
+		return m, &stepError{Step: m.Step, Err: errors.New(m.Error)}
+	}
+	if m.Type != want {
+		return m, fmt.Errorf("sync protocol: got message %q, want %q", m.Type, want)
+	}
+	return m, nil
+}
+
+var errEOF = errors.New("peer closed the sync socket")
+
+// stepError is an error from a named step of container creation.
+type stepError struct {
+	Step string
+	Err  error
+}
+
+func (e *stepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *stepError) Unwrap() error { return e.Err }
+
+// newSyncPair returns (parent end, child end).
+func newSyncPair() (*syncConn, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return &syncConn{f: os.NewFile(uintptr(fds[0]), "sync-parent")}, os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}

@@ -1,0 +1,74 @@
+package libcontainer
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setUser switches init to the configured user, keeping this thread's
+// permitted capabilities (PR_SET_KEEPCAPS is per thread, and this thread is
+// the one that execs) so caps.Apply can then set exactly the requested ones.
+func setUser(u specs.User) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
+	}
+	groups := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		// In a user namespace with setgroups denied, only an empty list is
+		// refused in vain; report it only when groups were asked for.
+		if len(groups) > 0 {
+			return fmt.Errorf("setgroups %v (user.additionalGids): %w", groups, err)
+		}
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("setresgid %d (user.gid): %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("setresuid %d (user.uid): %w", u.UID, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("reset keep capabilities: %w", err)
+	}
+	umask := 0o022
+	if u.Umask != nil {
+		umask = int(*u.Umask)
+	}
+	unix.Umask(umask)
+	return nil
+}
+
+// homeFor finds uid's home in the container's /etc/passwd ("/" if none), for
+// a process env without HOME, like runc.
+func homeFor(uid uint32) string {
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		p := strings.Split(s.Text(), ":")
+		if len(p) >= 6 && p[2] == strconv.FormatUint(uint64(uid), 10) && p[5] != "" {
+			return p[5]
+		}
+	}
+	return "/"
+}
+
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	return append(env, "HOME="+homeFor(uid))
+}

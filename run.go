@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/libcontainer"
+	"github.com/rtrun/rt/libcontainer/validate"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and start a container; in the foreground, wait for it and return its exit status",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return after start"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	}, createFlags...),
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1); err != nil {
+			return err
+		}
+		detach := ctx.Bool("detach")
+		var console *libcontainer.ConsolePair
+		if !detach && ctx.String("console-socket") == "" {
+			if s, err := validate.Load(ctx.String("bundle")); err == nil && s.Process != nil && s.Process.Terminal {
+				if console, err = libcontainer.NewConsolePair(); err != nil {
+					return err
+				}
+			}
+		}
+		// Catch signals before the container exists so none is lost; they are
+		// passed on to init.
+		sigs := make(chan os.Signal, 16)
+		if !detach {
+			signal.Notify(sigs, forwardedSignals...)
+		}
+		c, err := createContainer(ctx, console)
+		if err != nil {
+			return err
+		}
+		var restore func()
+		if console != nil {
+			if restore, err = console.Proxy(); err != nil {
+				c.Delete(true)
+				return err
+			}
+		}
+		if err := c.Start(); err != nil {
+			if restore != nil {
+				c.Delete(true)
+				restore()
+			} else {
+				c.Delete(true)
+			}
+			return err
+		}
+		if detach {
+			return nil
+		}
+		go func() {
+			for s := range sigs {
+				unix.Kill(c.Pid(), s.(unix.Signal))
+			}
+		}()
+		code, err := c.Wait()
+		if restore != nil {
+			restore()
+		}
+		if err != nil {
+			return err
+		}
+		if !ctx.Bool("keep") {
+			if err := c.Delete(true); err != nil {
+				return err
+			}
+		}
+		if code != 0 {
+			return exitError{code}
+		}
+		return nil
+	},
+}
+
+// forwardedSignals are passed on to the container's init by `run` in the
+// foreground (SIGCHLD must stay default: ignoring it would auto-reap init).
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGALRM, unix.SIGCONT, unix.SIGPWR,
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rtrun/rt/libcontainer"
+)
+
+func runtimeFor(ctx *cli.Context) (*libcontainer.Runtime, error) {
+	if ctx.Bool("systemd-cgroup") {
+		return nil, fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not available (no systemd running)")
+	}
+	return &libcontainer.Runtime{Root: ctx.String("root")}, nil
+}
+
+// containerArg loads the container named by the first argument.
+func containerArg(ctx *cli.Context) (*libcontainer.Container, error) {
+	id := ctx.Args().First()
+	if id == "" {
+		return nil, fmt.Errorf("%s: container id is required", ctx.Command.Name)
+	}
+	r, err := runtimeFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Load(id)
+}
+
+func checkArgs(ctx *cli.Context, n int) error {
+	if ctx.NArg() != n {
+		return fmt.Errorf("%s: expected %d argument(s), got %d (usage: rt %s %s)", ctx.Command.Name, n, ctx.NArg(), ctx.Command.Name, ctx.Command.ArgsUsage)
+	}
+	return nil
+}
