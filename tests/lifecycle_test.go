@@ -1,0 +1,287 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestLifecycle walks create → created → start → running → kill → stopped →
+// delete, checking the state JSON and the host at each step.
+func TestLifecycle(t *testing.T) {
+	b := newBundle(t, shell("echo started; exec sleep 1000"))
+	b.create().mustOK(t)
+
+	st := b.mustState()
+	if st.Status != specs.StateCreated {
+		t.Fatalf("after create: status %q, want created", st.Status)
+	}
+	if st.ID != b.ID || st.Bundle != b.Dir || st.Pid <= 0 {
+		t.Fatalf("after create: state %+v does not describe %s in %s with a pid", st, b.ID, b.Dir)
+	}
+	if st.Version == "" {
+		t.Errorf("state has no ociVersion: %+v", st)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", st.Pid)); err != nil {
+		t.Fatalf("init pid %d of a created container does not exist: %v", st.Pid, err)
+	}
+	// create must not run the user program.
+	time.Sleep(100 * time.Millisecond)
+	if out := b.containerOutput(); out != "" {
+		t.Fatalf("user program ran before start: %q", out)
+	}
+
+	rt(t, "start", b.ID).mustOK(t)
+	st = b.waitStatus("running")
+	if st.Pid != b.pid {
+		t.Errorf("pid changed from %d (created) to %d (running)", b.pid, st.Pid)
+	}
+	waitOutput(t, b, "started")
+
+	rt(t, "kill", b.ID, "KILL").mustOK(t)
+	st = b.waitStatus("stopped")
+	if st.Status != specs.StateStopped {
+		t.Fatalf("status %q after kill, want stopped", st.Status)
+	}
+
+	rt(t, "delete", b.ID).mustOK(t)
+	if _, err := b.state(); err == nil {
+		t.Fatalf("state of %s succeeds after delete", b.ID)
+	}
+	assertGone(t, b)
+}
+
+// TestCreateWithoutProcess: the spec lets create run without a process; only
+// start must fail then.
+func TestCreateWithoutProcess(t *testing.T) {
+	skipOnRunc(t, "runc refuses a config without process at create")
+	b := newBundle(t, func(s *specs.Spec) { s.Process = nil })
+	b.create().mustOK(t)
+	if st := b.mustState(); st.Status != specs.StateCreated {
+		t.Fatalf("status %q, want created", st.Status)
+	}
+	rt(t, "start", b.ID).mustFail(t, "process")
+	rt(t, "delete", "--force", b.ID).mustOK(t)
+	assertGone(t, b)
+}
+
+// TestRunDetached: `run -d` leaves a running container behind.
+func TestRunDetached(t *testing.T) {
+	b := newBundle(t, args("sleep", "1000"))
+	b.detached("run", "--detach").mustOK(t)
+	if st := b.mustState(); st.Status != specs.StateRunning {
+		t.Fatalf("status %q after run -d, want running", st.Status)
+	}
+	rt(t, "delete", "--force", b.ID).mustOK(t)
+	assertGone(t, b)
+}
+
+// TestDeleteWithoutForce: delete without -f must fail unless stopped, and
+// leave the container intact.
+func TestDeleteWithoutForce(t *testing.T) {
+	for _, start := range []bool{false, true} {
+		name := map[bool]string{false: "created", true: "running"}[start]
+		t.Run(name, func(t *testing.T) {
+			if !start {
+				skipOnRunc(t, "runc deletes a created container without --force")
+			}
+			b := newBundle(t, args("sleep", "1000"))
+			b.create().mustOK(t)
+			if start {
+				rt(t, "start", b.ID).mustOK(t)
+				b.waitStatus("running")
+			}
+			rt(t, "delete", b.ID).mustFail(t, "stopped", "running", "created", "force")
+			if st := b.mustState(); string(st.Status) != name {
+				t.Fatalf("status %q after a refused delete, want %q", st.Status, name)
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", b.pid)); err != nil {
+				t.Fatalf("init died on a refused delete: %v", err)
+			}
+		})
+	}
+}
+
+// TestDeleteForce: delete -f removes a created or running container and
+// everything it made.
+func TestDeleteForce(t *testing.T) {
+	for _, start := range []bool{false, true} {
+		t.Run(map[bool]string{false: "created", true: "running"}[start], func(t *testing.T) {
+			b := newBundle(t, args("sleep", "1000"))
+			b.create().mustOK(t)
+			if start {
+				rt(t, "start", b.ID).mustOK(t)
+				b.waitStatus("running")
+			}
+			rt(t, "delete", "--force", b.ID).mustOK(t)
+			if _, err := b.state(); err == nil {
+				t.Fatal("state succeeds after delete --force")
+			}
+			assertGone(t, b)
+		})
+	}
+}
+
+// TestStartTwice: start is only valid from created.
+func TestStartTwice(t *testing.T) {
+	b := newBundle(t, args("sleep", "1000"))
+	b.create().mustOK(t)
+	rt(t, "start", b.ID).mustOK(t)
+	b.waitStatus("running")
+	rt(t, "start", b.ID).mustFail(t, "created", "running", "not")
+	if st := b.mustState(); st.Status != specs.StateRunning {
+		t.Fatalf("status %q after a second start, want running", st.Status)
+	}
+}
+
+// TestStartStopped: a stopped container cannot be started again.
+func TestStartStopped(t *testing.T) {
+	b := newBundle(t, args("true"))
+	b.create().mustOK(t)
+	rt(t, "start", b.ID).mustOK(t)
+	b.waitStatus("stopped")
+	rt(t, "start", b.ID).mustFail(t, "stopped", "created", "not")
+}
+
+// TestKillStopped: kill is only valid when created or running.
+func TestKillStopped(t *testing.T) {
+	b := newBundle(t, args("true"))
+	b.create().mustOK(t)
+	rt(t, "start", b.ID).mustOK(t)
+	b.waitStatus("stopped")
+	rt(t, "kill", b.ID, "KILL").mustFail(t, "not running", "stopped", "created")
+}
+
+// TestKillSignal: signals by name, SIG-name and number reach init (which
+// traps TERM: pid 1 ignores default-action signals).
+func TestKillSignal(t *testing.T) {
+	for _, sig := range []string{"TERM", "SIGTERM", "15"} {
+		t.Run(sig, func(t *testing.T) {
+			b := newBundle(t, shell(`trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done`))
+			b.create().mustOK(t)
+			rt(t, "start", b.ID).mustOK(t)
+			waitOutput(t, b, "ready")
+			rt(t, "kill", b.ID, sig).mustOK(t)
+			b.waitStatus("stopped")
+			mustContain(t, "container output", b.containerOutput(), "got-term")
+			rt(t, "delete", b.ID).mustOK(t)
+		})
+	}
+}
+
+// TestKillAll: kill --all signals every process in the container.
+func TestKillAll(t *testing.T) {
+	b := newBundle(t, shell(`sleep 1000 & echo ready; wait`))
+	b.create().mustOK(t)
+	rt(t, "start", b.ID).mustOK(t)
+	waitOutput(t, b, "ready")
+	rt(t, "kill", "--all", b.ID, "KILL").mustOK(t)
+	b.waitStatus("stopped")
+}
+
+// TestPidFile: --pid-file holds the init pid that state reports.
+func TestPidFile(t *testing.T) {
+	b := newBundle(t, args("sleep", "1000"))
+	pidFile := filepath.Join(b.Dir, "init.pid")
+	b.create("--pid-file", pidFile).mustOK(t)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", data, err)
+	}
+	if st := b.mustState(); pid != st.Pid {
+		t.Fatalf("pid file says %d, state says %d", pid, st.Pid)
+	}
+}
+
+// TestList: list shows the container, in table, json and quiet form.
+func TestList(t *testing.T) {
+	b := newBundle(t, args("sleep", "1000"))
+	b.create().mustOK(t)
+	mustContain(t, "list -q", rt(t, "list", "-q").mustOK(t).stdout, b.ID)
+	mustContain(t, "list", rt(t, "list").mustOK(t).stdout, b.ID)
+	var list []containerState
+	out := rt(t, "list", "--format", "json").mustOK(t).stdout
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("list --format json: %v: %q", err, out)
+	}
+	for _, c := range list {
+		if c.ID == b.ID {
+			if c.Status != specs.StateCreated || c.Pid != b.pid {
+				t.Fatalf("list entry %+v, want created with pid %d", c, b.pid)
+			}
+			return
+		}
+	}
+	t.Fatalf("%s missing from list --format json: %s", b.ID, out)
+}
+
+// TestExitStatus: foreground run returns the container's exit status, and
+// 128+signal when the container is killed.
+func TestExitStatus(t *testing.T) {
+	for _, code := range []int{0, 3, 42} {
+		b := newBundle(t, shell(fmt.Sprintf("exit %d", code)))
+		if r := b.run(); r.code != code {
+			t.Errorf("exit %d: run returned %s", code, r)
+		}
+	}
+
+	b := newBundle(t, args("sleep", "1000"))
+	cmd, outF, errF := rtCommand(t, cmdOpts{}, "run", "--bundle", b.Dir, b.ID)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() { done <- finish(t, cmd, cmd.Wait(), outF, errF) }()
+	st := b.waitStatus("running")
+	b.pid = st.Pid
+	registerContainerPid(st.Pid)
+	rt(t, "kill", b.ID, "KILL").mustOK(t)
+	if r := <-done; r.code != 128+9 {
+		t.Fatalf("run of a SIGKILLed container: %s, want exit 137", r)
+	}
+	if _, err := b.state(); err == nil {
+		t.Fatalf("foreground run left container %s behind", b.ID)
+	}
+}
+
+// waitOutput waits until a detached container has written want.
+func waitOutput(t testing.TB, b *bundle, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.containerOutput(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("container never wrote %q; stdout %q", want, b.containerOutput())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertGone checks that nothing of a deleted container remains: its state
+// dir, its cgroups, its init process.
+func assertGone(t testing.TB, b *bundle) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(stateRoot, b.ID)); err == nil {
+		t.Errorf("state dir of %s remains after delete", b.ID)
+	}
+	for _, h := range cgroupHierarchies() {
+		if _, err := os.Stat(cgroupDir(h, b.CgroupsPath)); err == nil {
+			t.Errorf("cgroup %s remains after delete", cgroupDir(h, b.CgroupsPath))
+		}
+	}
+	if b.pid > 0 {
+		if err := reapGone(b.pid, 5*time.Second); err != nil {
+			t.Errorf("after delete: %v", err)
+		}
+	}
+}
