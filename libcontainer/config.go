@@ -21,9 +21,8 @@ type initConfig struct {
 	NewUserNS bool    `json:"new_user_ns,omitempty"`
 	NewCgroup bool    `json:"new_cgroup_ns,omitempty"`
 
-	ExecListenFD  int  `json:"exec_listen_fd"`
-	ConsoleFD     int  `json:"console_fd"` // -1 when no terminal
-	PassedFDs     int  `json:"passed_fds"` // fds 3..3+PassedFDs-1 go to the container
-	ListenFDs     int  `json:"listen_fds"` // LISTEN_FDS for socket activation, 0 if unset
-	ContainerPid1 bool `json:"pid1"`       // init is PID 1 of a new pid namespace
+	ExecListenFD int `json:"exec_listen_fd"`
+	ConsoleFD    int `json:"console_fd"` // -1 when no terminal
+	PassedFDs    int `json:"passed_fds"` // fds 3..3+PassedFDs-1 go to the container
+	ListenFDs    int `json:"listen_fds"` // LISTEN_FDS for socket activation, 0 if unset
 }

@@ -189,7 +189,6 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	cfg.Unshare = ns.unshare
 	cfg.NewUserNS = ns.newUser
 	cfg.NewCgroup = ns.newCgroup
-	cfg.ContainerPid1 = ns.cloneFlags&unix.CLONE_NEWPID != 0
 
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
@@ -305,7 +304,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return nil, err
 		}
 	}
-	if err := parentSync.send(syncMsg{Type: msgHooksDone}); err != nil {
+	if err := parentSync.send(syncMsg{Type: msgHooksDone, Pid: proc.Pid}); err != nil {
 		return fail(fmt.Errorf("send hooks-done: %w", err))
 	}
 	if _, err := parentSync.expect(msgReady, onLog); err != nil {

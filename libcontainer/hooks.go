@@ -14,8 +14,18 @@ import (
 )
 
 // runHooks runs hooks in order with the state on stdin; the first failure
-// stops the rest and is returned with the hook's stderr.
+// stops the rest and is returned with the hook's output.
 func runHooks(kind string, hooks []specs.Hook, st *specs.State) error {
+	return runHooksMode(kind, hooks, st, false)
+}
+
+// runHooksAll runs every hook even after one fails (poststop: the spec makes
+// failures warnings) and returns all the failures.
+func runHooksAll(kind string, hooks []specs.Hook, st *specs.State) error {
+	return runHooksMode(kind, hooks, st, true)
+}
+
+func runHooksMode(kind string, hooks []specs.Hook, st *specs.State, all bool) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -23,12 +33,17 @@ func runHooks(kind string, hooks []specs.Hook, st *specs.State) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for i, h := range hooks {
 		if err := runHook(h, data); err != nil {
-			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+			err = fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+			if !all {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func runHook(h specs.Hook, state []byte) error {

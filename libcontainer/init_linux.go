@@ -56,8 +56,15 @@ func Init() {
 }
 
 type initProc struct {
-	conn *syncConn
-	cfg  *initConfig
+	conn    *syncConn
+	cfg     *initConfig
+	hostPid int
+}
+
+// hookState is the state given to the hooks init runs (createContainer,
+// startContainer), with init's pid as the host sees it.
+func (in *initProc) hookState() *specs.State {
+	return &specs.State{Version: specs.Version, ID: in.cfg.ID, Status: specs.StateCreated, Pid: in.hostPid, Bundle: in.cfg.Bundle, Annotations: in.cfg.Spec.Annotations}
 }
 
 func (in *initProc) fatal(step string, err error) {
@@ -125,15 +132,13 @@ func (in *initProc) run() {
 
 	// prestart and createRuntime hooks run in the parent now.
 	in.must("sync", in.conn.send(syncMsg{Type: msgHooks}))
-	if _, err := in.conn.expect(msgHooksDone, nil); err != nil {
+	done, err := in.conn.expect(msgHooksDone, nil)
+	if err != nil {
 		os.Exit(1) // the parent failed and reported it
 	}
+	in.hostPid = done.Pid
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
-		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreated, Pid: os.Getpid(), Bundle: cfg.Bundle, Annotations: spec.Annotations}
-		if cfg.ContainerPid1 {
-			st.Pid = 0 // our own pid in the new namespace is meaningless to a hook; the parent knows the host pid
-		}
-		in.must("createContainer hook", runHooks("createContainer", spec.Hooks.CreateContainer, st))
+		in.must("createContainer hook", runHooks("createContainer", spec.Hooks.CreateContainer, in.hookState()))
 	}
 	if mountNS {
 		in.must("pivot root", rootfs.Pivot(rc))
@@ -143,6 +148,13 @@ func (in *initProc) run() {
 	}
 	if cfg.ConsoleFD >= 0 {
 		in.must("set up console", setupConsole(cfg.ConsoleFD, spec.Process.ConsoleSize))
+	}
+	if p := spec.Process; p != nil && p.Cwd != "" {
+		// Like runc, create a missing cwd, as root and before the root may
+		// become read-only; chdirInside checks it later as the user.
+		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+			logrus.Debugf("create process.cwd %s: %v", p.Cwd, err)
+		}
 	}
 	if mountNS {
 		in.must("finish rootfs", rootfs.Finish(rc))
@@ -209,8 +221,7 @@ func (in *initProc) setupProcess() {
 	}
 	spec := cfg.Spec
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
-		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreated, Bundle: cfg.Bundle, Annotations: spec.Annotations}
-		if err := runHooks("startContainer", spec.Hooks.StartContainer, st); err != nil {
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, in.hookState()); err != nil {
 			startFail("startContainer hook: " + err.Error())
 		}
 	}
@@ -259,10 +270,6 @@ func chrootNoMountNS(root string) error {
 func chdirInside(cwd string) error {
 	if !filepath.IsAbs(cwd) {
 		return fmt.Errorf("%q is not absolute", cwd)
-	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		// runc creates a missing cwd; a failure shows up in Chdir below.
-		logrus.Debugf("mkdir cwd %s: %v", cwd, err)
 	}
 	if err := unix.Chdir(cwd); err != nil {
 		return err

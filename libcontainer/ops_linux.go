@@ -184,8 +184,8 @@ func (c *Container) Delete(force bool) error {
 		errs = append(errs, fmt.Errorf("remove state: %w", err))
 	}
 	if h := c.state.Config.Hooks; h != nil && len(h.Poststop) > 0 {
-		if err := runHooks("poststop", h.Poststop, c.hookState(Stopped)); err != nil {
-			logrus.Warnf("poststop hook: %v", err)
+		if err := runHooksAll("poststop", h.Poststop, c.hookState(Stopped)); err != nil {
+			logrus.Warnf("%v", err)
 		}
 	}
 	return errors.Join(errs...)

@@ -12,7 +12,7 @@ package libcontainer
 //	                                        unshare cgroup/time ns, hostname, rootfs.Prepare
 //	                                 <---   msgHooks  (mounts done, before pivot_root)
 //	prestart + createRuntime hooks
-//	msgHooksDone                     --->
+//	msgHooksDone{host pid of init}   --->
 //	                                        createContainer hooks, pivot_root, console,
 //	                                        masked/readonly paths, sysctl, process setup
 //	                                 <---   msgReady  (init now blocks in accept on exec.sock)
@@ -57,6 +57,7 @@ type syncMsg struct {
 	Error  string      `json:"error,omitempty"`
 	Level  string      `json:"level,omitempty"`
 	Msg    string      `json:"msg,omitempty"`
+	Pid    int         `json:"pid,omitempty"` // msgHooksDone: init's pid as the host sees it
 }
 
 // maxSyncMsg bounds one packet; the config (a whole spec) must fit.
