@@ -15,10 +15,9 @@ var ErrNotSupported = errors.New("not supported")
 // written, so a container never runs with a limit silently dropped.
 //
 // TODO(cgroups-complete): blockIO, network, rdma, unified, cpu burst/idle/
-// realtime, memory kernelTCP, and devices (eBPF on v2, devices.allow/deny on
-// v1). Devices are skipped rather than refused until then, because every
-// runc-generated config carries a device list and the lifecycle needs it;
-// the device nodes rootfs creates are still limited to the configured ones.
+// realtime, memory kernelTCP, and devices on v2 (an eBPF program). v1 writes
+// devices.allow/deny; on v2 device rules are skipped rather than refused
+// until then, because every runc-generated config carries a device list.
 func checkSupported(r *specs.LinuxResources, v2 bool) error {
 	var errs []error
 	no := func(field string) {

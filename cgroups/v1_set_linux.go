@@ -61,6 +61,15 @@ func (m *v1Manager) Set(r *specs.LinuxResources) error {
 			return err
 		}
 	}
+	if len(r.Devices) > 0 {
+		dir, err := m.need("devices", "devices")
+		if err != nil {
+			return err
+		}
+		if err := setDevicesV1(dir, r.Devices); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

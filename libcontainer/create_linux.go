@@ -257,7 +257,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 		return nil, fmt.Errorf("apply cgroups: %w", err)
 	}
 	if spec.Linux != nil && spec.Linux.Resources != nil {
-		if err := mgr.Set(spec.Linux.Resources); err != nil {
+		res := *spec.Linux.Resources
+		res.Devices = cgroups.DeviceRules(res.Devices, spec.Linux.Devices)
+		if err := mgr.Set(&res); err != nil {
 			return nil, fmt.Errorf("set cgroup resources: %w", err)
 		}
 	}
