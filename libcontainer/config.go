@@ -17,9 +17,12 @@ type initConfig struct {
 	// Namespaces init must unshare itself rather than get from clone flags:
 	// cgroup (after the parent placed it in its cgroup), time (clone cannot),
 	// and, when a user namespace was joined, the ones it must own.
-	Unshare   uintptr `json:"unshare,omitempty"`
-	NewUserNS bool    `json:"new_user_ns,omitempty"`
-	NewCgroup bool    `json:"new_cgroup_ns,omitempty"`
+	Unshare uintptr `json:"unshare,omitempty"`
+	// ForkForPid: init unshares the namespaces (a new pid namespace among
+	// them), forks the real init into them and exits (see nsPlan).
+	ForkForPid bool `json:"fork_for_pid,omitempty"`
+	NewUserNS  bool `json:"new_user_ns,omitempty"`
+	NewCgroup  bool `json:"new_cgroup_ns,omitempty"`
 
 	ExecListenFD int `json:"exec_listen_fd"`
 	ConsoleFD    int `json:"console_fd"` // -1 when no terminal

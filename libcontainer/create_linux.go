@@ -187,6 +187,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 		entryJoins = append(entryJoins, nsenter.Join{Type: j.typ, File: j.f, ChildFD: childFD(j.f)})
 	}
 	cfg.Unshare = ns.unshare
+	cfg.ForkForPid = ns.forkForPid
 	cfg.NewUserNS = ns.newUser
 	cfg.NewCgroup = ns.newCgroup
 
@@ -219,6 +220,13 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 
+	if ns.forkForPid {
+		// The real init will be a grandchild: make it reparent to us when
+		// the first child exits, so we can reap it (and `run` can wait).
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("become child subreaper: %w", err)
+		}
+	}
 	// Join the existing namespaces that need host privileges on a locked
 	// thread and fork from it, so the child inherits them.
 	start := func() error { return cmd.Start() }
@@ -282,6 +290,26 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("send config to init: %w", err))
+	}
+	if cfg.ForkForPid {
+		m, err := parentSync.expect(msgPid, onLog)
+		if err != nil {
+			return fail(err)
+		}
+		// The first child is gone (reaped here); the real init is its child,
+		// reparented to the nearest subreaper. From here on it is "proc".
+		cmd.Wait()
+		if proc, err = os.FindProcess(m.Pid); err != nil {
+			return nil, err
+		}
+		undo.add(func() {
+			proc.Kill()
+			proc.Wait()
+		})
+		cfg.Unshare, cfg.ForkForPid = 0, false
+		if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+			return fail(fmt.Errorf("send config to init: %w", err))
+		}
 	}
 	if _, err := parentSync.expect(msgHooks, onLog); err != nil {
 		return fail(err)

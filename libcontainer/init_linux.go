@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -94,6 +95,9 @@ func (in *initProc) run() {
 	}
 	if cfg.Unshare&unix.CLONE_NEWTIME != 0 && len(linux.TimeOffsets) > 0 {
 		in.must("write linux.timeOffsets", writeTimeOffsets(linux.TimeOffsets))
+	}
+	if cfg.ForkForPid {
+		in.forkInit() // never returns
 	}
 	if !cfg.NoNewKeyring {
 		// A fresh session keyring keeps the host's keys out of the container.
@@ -359,4 +363,28 @@ func (h *syncLogHook) Levels() []logrus.Level { return logrus.AllLevels }
 func (h *syncLogHook) Fire(e *logrus.Entry) error {
 	h.conn.send(syncMsg{Type: msgLog, Level: e.Level.String(), Msg: e.Message})
 	return nil
+}
+
+// forkInit starts the real init in the pid namespace this process just
+// unshared (only children enter it), hands it every fd it holds, tells the
+// parent its pid and exits. syscall.ForkExec, not os/exec: the os package
+// probes CLONE_PIDFD by forking a throwaway child on first use, which would
+// become this namespace's PID 1 and, dying, make every later fork fail.
+func (in *initProc) forkInit() {
+	syncFD := int(in.conn.f.Fd())
+	maxFD := max(syncFD, in.cfg.ExecListenFD, in.cfg.ConsoleFD)
+	files := make([]uintptr, 0, maxFD+1)
+	for fd := 0; fd <= maxFD; fd++ {
+		files = append(files, uintptr(fd))
+	}
+	// Forked from this (locked) thread, so the child inherits the
+	// namespaces unshared on it.
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"rt", "init"}, &syscall.ProcAttr{
+		Env:   []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	in.must("fork init into the new pid namespace", err)
+	in.must("sync", in.conn.send(syncMsg{Type: msgPid, Pid: pid}))
+	os.Exit(0)
 }

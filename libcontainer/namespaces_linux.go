@@ -24,11 +24,13 @@ type nsFile struct {
 //     assembly entry stage (mount first, while it still has host privileges).
 //
 // When the user namespace is joined rather than created, the other new
-// namespaces must be owned by it, so init unshares them after the entry stage
-// (all but pid, which only clone can give; it stays owned by the host).
+// namespaces must be owned by it (or the container could not even mount its
+// /proc), so init unshares them after the entry stage joined it; a new pid
+// namespace then needs one fork, since only children enter it (forkForPid).
 type nsPlan struct {
 	cloneFlags uintptr
 	unshare    uintptr
+	forkForPid bool
 	newUser    bool
 	newCgroup  bool
 	parent     []nsFile
@@ -82,8 +84,11 @@ func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 			case n.Type == specs.UserNamespace:
 				p.newUser = true
 				p.cloneFlags |= flag
-			case userJoined && n.Type != specs.PIDNamespace:
+			case userJoined:
 				p.unshare |= flag
+				if n.Type == specs.PIDNamespace {
+					p.forkForPid = true
+				}
 			default:
 				p.cloneFlags |= flag
 			}

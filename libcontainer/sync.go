@@ -9,6 +9,9 @@ package libcontainer
 //	start child (clone flags, id maps)      nsenter entry stage (user/time/mnt joins)
 //	put child in its cgroups
 //	msgConfig{initConfig}            --->   (waits for this before anything else)
+//	                                 <---   msgPid{pid}, only with ForkForPid: init unshared
+//	                                        the namespaces, forked the real init and exits;
+//	msgConfig again, to the new init --->   the rest goes on with the new init
 //	                                        unshare cgroup/time ns, hostname, rootfs.Prepare
 //	                                 <---   msgHooks  (mounts done, before pivot_root)
 //	prestart + createRuntime hooks
@@ -47,6 +50,7 @@ const (
 	msgReady     msgType = "ready"
 	msgError     msgType = "error"
 	msgLog       msgType = "log"
+	msgPid       msgType = "pid"
 )
 
 // syncMsg is one packet of the parent<->init protocol.

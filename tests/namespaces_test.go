@@ -148,6 +148,7 @@ func TestJoinNamespace(t *testing.T) {
 		{specs.NetworkNamespace, "net", syscall.CLONE_NEWNET},
 		{specs.IPCNamespace, "ipc", syscall.CLONE_NEWIPC},
 		{specs.UTSNamespace, "uts", syscall.CLONE_NEWUTS},
+		{specs.PIDNamespace, "pid", syscall.CLONE_NEWPID},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.typ), func(t *testing.T) {
@@ -200,4 +201,71 @@ func TestJoinNetnsByBindMount(t *testing.T) {
 		}
 	}).output()
 	mustContain(t, "netns inode", out, fmt.Sprintf("net:[%d]", st.Ino))
+}
+
+// TestJoinUserAndTimeNamespaces: user and time namespaces joined by path (the
+// assembly entry stage does it, before the Go runtime starts threads), while
+// the other namespaces are new: they must belong to the joined user
+// namespace, or the container could not mount its own /proc.
+func TestJoinUserAndTimeNamespaces(t *testing.T) {
+	const day = 86400
+	holder := exec.Command("unshare", "--user", "--map-root-user",
+		"--time", "--boottime", itoa(day), "--monotonic", itoa(day), "sleep", "1000")
+	// No --fork: one process to reap; time_for_children names the new time
+	// namespace even though unshare itself (now sleep) stays outside it.
+	if err := holder.Start(); err != nil {
+		t.Fatalf("start holder: %v", err)
+	}
+	t.Cleanup(func() {
+		holder.Process.Kill()
+		holder.Wait()
+	})
+	userPath := fmt.Sprintf("/proc/%d/ns/user", holder.Process.Pid)
+	timePath := fmt.Sprintf("/proc/%d/ns/time_for_children", holder.Process.Pid)
+	var wantUser, wantTime string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		wantUser, _ = os.Readlink(userPath)
+		wantTime, _ = os.Readlink(timePath)
+		host := hostNamespace(t, "user")
+		if wantUser != "" && wantUser != host && wantTime != hostNamespace(t, "time") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("holder never entered its namespaces (user %q, time %q)", wantUser, wantTime)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := newBundle(t, shell(`readlink /proc/self/ns/user; readlink /proc/self/ns/time; cat /proc/self/uid_map; echo pid=$$; cut -d' ' -f1 /proc/uptime`), func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces,
+			specs.LinuxNamespace{Type: specs.UserNamespace, Path: userPath},
+			specs.LinuxNamespace{Type: specs.TimeNamespace, Path: timePath})
+		// Only root is mapped in the holder's user namespace: devpts cannot
+		// take gid=5 there (runc fails the same way).
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev/pts" {
+				var opts []string
+				for _, o := range m.Options {
+					if o != "gid=5" {
+						opts = append(opts, o)
+					}
+				}
+				s.Mounts[i].Options = opts
+			}
+		}
+	}).output()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 5 {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	if lines[0] != wantUser || lines[1] != wantTime {
+		t.Fatalf("container is in %s and %s, want the joined %s and %s", lines[0], lines[1], wantUser, wantTime)
+	}
+	if f := strings.Fields(lines[2]); len(f) != 3 || f[0] != "0" || f[1] != "0" || f[2] != "1" {
+		t.Errorf("uid_map %q, want the holder's 0 0 1", lines[2])
+	}
+	mustContain(t, "PID 1 in a new pid namespace", out, "pid=1")
+	if got, host := uptime(t, lines[4]), uptime(t, mustRead(t, "/proc/uptime")); got-host < day-60 {
+		t.Errorf("uptime %.0f inside vs %.0f on the host: the joined time namespace's offset is missing", got, host)
+	}
 }
