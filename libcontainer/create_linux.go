@@ -137,12 +137,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	defer listener.Close()
 
-	listenFDs := 0
-	if v := os.Getenv("LISTEN_FDS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			listenFDs = n
-		}
-	}
+	listenFDs := socketActivationFDs()
 	passed := listenFDs + o.PreserveFDs
 	var extra []*os.File
 	for i := 0; i < passed; i++ {
@@ -353,6 +348,19 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	t.mark("write state")
 	return proc, nil
+}
+
+// socketActivationFDs is LISTEN_FDS when the fds are meant for us (systemd
+// sets LISTEN_PID to the receiving process), else 0.
+func socketActivationFDs() int {
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	if p := os.Getenv("LISTEN_PID"); p != "" && p != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	return n
 }
 
 // waitDescription reaps a dead init and says how it ended.

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestLifecycle walks create → created → start → running → kill → stopped →
@@ -283,5 +285,31 @@ func assertGone(t testing.TB, b *bundle) {
 		if err := reapGone(b.pid, 5*time.Second); err != nil {
 			t.Errorf("after delete: %v", err)
 		}
+	}
+}
+
+// TestInitBinarySealed: while a container is created its init is rt itself;
+// the executable it runs must be a read-only copy, so nothing in the
+// container can overwrite the host's rt through /proc/PID/exe
+// (CVE-2019-5736).
+func TestInitBinarySealed(t *testing.T) {
+	skipOnRunc(t, "runc 1.1.5 seals with a memfd; this checks rt's read-only mount")
+	b := newBundle(t, args("true"))
+	b.create().mustOK(t)
+	st := b.mustState()
+	exe := fmt.Sprintf("/proc/%d/exe", st.Pid)
+	var fs unix.Statfs_t
+	if err := unix.Statfs(exe, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Flags&unix.ST_RDONLY == 0 {
+		t.Fatalf("init's executable %s is on a writable mount (flags %#x)", exe, fs.Flags)
+	}
+	// Even once init is gone from it, the file cannot be opened for writing.
+	if f, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		t.Fatalf("opened %s for writing", exe)
+	} else if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) {
+		t.Fatalf("open %s for writing: %v, want EROFS or ETXTBSY", exe, err)
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/containerd/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -146,4 +148,83 @@ func TestTerminalNeedsSocket(t *testing.T) {
 	b := newBundle(t, func(s *specs.Spec) { s.Process.Terminal = true })
 	b.create().mustFail(t, "console-socket", "console socket")
 	assertNothingLeft(t, b)
+}
+
+// TestRunForegroundTerminal: `run` with terminal true and no console socket
+// gives the container a pty of its own and proxies it to the runtime's
+// terminal, passing on the window size and the exit status.
+func TestRunForegroundTerminal(t *testing.T) {
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	if err := master.Resize(console.WinSize{Height: 33, Width: 99}); err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	b := newBundle(t, shell(`tty; stty size; read line; echo "got:$line"; exit 7`), func(s *specs.Spec) {
+		s.Process.Terminal = true
+	})
+	cmd, _, _ := rtCommand(t, cmdOpts{stdin: slave, stdout: slave, stderr: slave}, "run", "--bundle", b.Dir, b.ID)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&out, master) // ends with EIO when the runtime exits
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "33 99") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	io.WriteString(master, "hello-through-the-pty\r")
+	err = cmd.Wait()
+	<-done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("run exited with %v, want status 7\noutput:\n%s", err, out.String())
+	}
+	for _, want := range []string{"/dev/pts/", "33 99", "got:hello-through-the-pty"} {
+		mustContain(t, "output through the proxied pty", out.String(), want)
+	}
+}
+
+// TestListenFDs: socket activation — with LISTEN_FDS set for it, the runtime
+// passes those fds to the container and sets LISTEN_FDS and LISTEN_PID=1.
+func TestListenFDs(t *testing.T) {
+	skipOnRunc(t, "runc needs LISTEN_PID to match and this test sets it through a shell")
+	f, err := os.CreateTemp(baseDir, "listen-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	fmt.Fprint(f, "activated-socket-stand-in")
+	f.Seek(0, 0)
+	b := newBundle(t, shell(`echo "fds=$LISTEN_FDS pid=$LISTEN_PID"; cat <&3`))
+	// LISTEN_PID names the process the fds are for: the runtime, which the
+	// shell becomes with exec.
+	cmd, outF, errF := rtCommand(t, cmdOpts{extra: []*os.File{f}}, "run", "--bundle", b.Dir, b.ID)
+	rtArgs := cmd.Args[1:]
+	cmd.Args = append([]string{"sh", "-c", `LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@"`, cmd.Path}, rtArgs...)
+	cmd.Path = "/bin/sh"
+	r := finish(t, cmd, cmd.Run(), outF, errF).mustOK(t)
+	mustContain(t, "container output", r.stdout, "fds=1 pid=1")
+	mustContain(t, "container output", r.stdout, "activated-socket-stand-in")
+
+	// LISTEN_FDS meant for another process is ignored.
+	b2 := newBundle(t, shell(`echo "fds=${LISTEN_FDS:-none}"; cat <&3 2>/dev/null || echo no-fd3`))
+	cmd, outF, errF = rtCommand(t, cmdOpts{extra: []*os.File{f}}, "run", "--bundle", b2.Dir, b2.ID)
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_PID=1")
+	r = finish(t, cmd, cmd.Run(), outF, errF).mustOK(t)
+	mustContain(t, "container output", r.stdout, "fds=none")
+	mustContain(t, "container output", r.stdout, "no-fd3")
 }
