@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -30,10 +31,15 @@ func (l *layout) pureV2() bool {
 	return l.unified != nil
 }
 
-// detectLayout reads /proc/self/mountinfo. The first mount of each
+// detectLayout reads /proc/self/mountinfo once per process (a command may
+// need the layout several times; the mount table does not change under it).
+// The result is shared: callers must not modify it.
+var detectLayout = sync.OnceValues(readLayout)
+
+// readLayout reads /proc/self/mountinfo. The first mount of each
 // hierarchy wins; for cgroup2, /sys/fs/cgroup and then
 // /sys/fs/cgroup/unified are preferred over other (bind) mounts.
-func detectLayout() (*layout, error) {
+func readLayout() (*layout, error) {
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, fmt.Errorf("find cgroup mounts: %w", err)

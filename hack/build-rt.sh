@@ -17,5 +17,7 @@ case $out in /*) ;; *) out=$PWD/$out ;; esac
 cd "$root"
 # go build leaves an up-to-date OUT alone, patched or not: always relink.
 rm -f "$out"
-go build -o "$out" "$pkg"
+# urfave_cli_no_docs drops the man/markdown generators (blackfriday): less
+# code to load and initialise on every command.
+go build -tags urfave_cli_no_docs -o "$out" "$pkg"
 go run ./hack/elfentry "$out"

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"github.com/containerd/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -16,18 +16,29 @@ import (
 )
 
 // dialConsoleSocket connects to --console-socket; the connection is handed to
-// init, which sends the pty master over it.
+// init, which sends the pty master over it. Raw syscalls keep the net
+// package (and its start-up cost) out of rt.
 func dialConsoleSocket(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
 	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
+	addr := path
+	if len(addr) >= 108 {
+		// sun_path is 108 bytes: reach long paths through the directory's fd.
+		d, err := os.Open(filepath.Dir(path))
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+		}
+		defer d.Close()
+		addr = fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), filepath.Base(path))
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
 	}
-	return f, nil
+	return os.NewFile(uintptr(fd), "console-socket"), nil
 }
 
 // setupConsole runs in init after pivot_root: it makes a pty on the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -425,12 +424,14 @@ func writePidFile(path string, pid int) error {
 	return nil
 }
 
+// ownerName is the user running rt, from the host's /etc/passwd (read
+// directly: os/user would pull in cgo's resolver for one lookup).
 func ownerName() string {
-	uid := os.Getuid()
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
+	uid := uint32(os.Getuid())
+	if name := passwdField("/etc/passwd", uid, 0); name != "" {
+		return name
 	}
-	return "#" + strconv.Itoa(uid)
+	return "#" + strconv.Itoa(int(uid))
 }
 
 // listenExecSock binds <dir>/exec.sock. Binding through /proc/self/fd keeps

@@ -86,8 +86,20 @@ func (s *syncConn) send(m syncMsg) error {
 
 // recv reads one message. Log messages are handed to onLog and skipped.
 func (s *syncConn) recv(onLog func(level, msg string)) (syncMsg, error) {
-	buf := make([]byte, maxSyncMsg)
 	for {
+		// Peek at the packet's size first: a fixed maximal buffer per
+		// message would cost megabytes of memory and a GC cycle.
+		size, _, err := unix.Recvfrom(int(s.f.Fd()), nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err != nil {
+			return syncMsg{}, err
+		}
+		if size == 0 {
+			return syncMsg{}, errEOF
+		}
+		if size > maxSyncMsg {
+			return syncMsg{}, fmt.Errorf("sync message too large (%d bytes)", size)
+		}
+		buf := make([]byte, size)
 		n, err := s.f.Read(buf)
 		if n == 0 || errors.Is(err, io.EOF) {
 			return syncMsg{}, errEOF

@@ -49,19 +49,29 @@ func setUser(u specs.User) error {
 // homeFor finds uid's home in the container's /etc/passwd ("/" if none), for
 // a process env without HOME, like runc.
 func homeFor(uid uint32) string {
-	f, err := os.Open("/etc/passwd")
+	if h := passwdField("/etc/passwd", uid, 5); h != "" {
+		return h
+	}
+	return "/"
+}
+
+// passwdField returns field n (0 name ... 5 home) of uid's entry in a
+// passwd file, or "".
+func passwdField(path string, uid uint32, n int) string {
+	f, err := os.Open(path)
 	if err != nil {
-		return "/"
+		return ""
 	}
 	defer f.Close()
+	want := strconv.FormatUint(uint64(uid), 10)
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		p := strings.Split(s.Text(), ":")
-		if len(p) >= 6 && p[2] == strconv.FormatUint(uint64(uid), 10) && p[5] != "" {
-			return p[5]
+		if len(p) >= 7 && p[2] == want {
+			return p[n]
 		}
 	}
-	return "/"
+	return ""
 }
 
 func withHome(env []string, uid uint32) []string {
