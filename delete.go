@@ -27,6 +27,10 @@ var deleteCommand = &cli.Command{
 			}
 			return err
 		}
-		return c.Delete(ctx.Bool("force"))
+		err = c.Delete(ctx.Bool("force"))
+		if ctx.Bool("force") && errors.Is(err, libcontainer.ErrNotExist) {
+			return nil // a concurrent delete won the race
+		}
+		return err
 	},
 }

@@ -31,6 +31,7 @@ func main() {
 	}
 	// No fd rt inherited may reach a container (CVE-2024-21626); the ones
 	// create passes on on purpose are dup'ed explicitly.
+	libcontainer.NoteInheritedFDs()
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	app := &cli.App{
 		Name:    "rt",

@@ -63,7 +63,9 @@ var runCommand = &cli.Command{
 		}
 		go func() {
 			for s := range sigs {
-				unix.Kill(c.Pid(), s.(unix.Signal))
+				// Through the process handle: once init is reaped it is
+				// never a recycled pid that gets the signal.
+				c.SignalChild(s)
 			}
 		}()
 		code, err := c.Wait()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"time"
 
 	"github.com/containerd/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -167,7 +168,12 @@ func (p *ConsolePair) Proxy() (func(), error) {
 	}()
 	return func() {
 		signal.Stop(winch)
-		<-done
+		// Output drains until the last holder of the pty slave exits; do
+		// not hang on one that outlived init (no pid namespace).
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
 		if cur != nil {
 			cur.Reset()
 		}

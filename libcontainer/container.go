@@ -52,6 +52,36 @@ func (r *Runtime) Load(id string) (*Container, error) {
 	return &Container{rt: r, dir: dir, state: st}, nil
 }
 
+// reload re-reads the state after the lock is taken: another command may
+// have changed or removed it meanwhile.
+func (c *Container) reload() error {
+	st, err := loadState(c.dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
+		}
+		return err
+	}
+	c.state = st
+	return nil
+}
+
+// lock takes the container's lock and reloads its state.
+func (c *Container) lock() (*os.File, error) {
+	l, err := lockDir(c.dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
+		}
+		return nil, err
+	}
+	if err := c.reload(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
 // List returns every container under the root, sorted by id.
 func (r *Runtime) List() ([]*Container, error) {
 	ents, err := os.ReadDir(r.Root)
@@ -79,7 +109,7 @@ func (r *Runtime) List() ([]*Container, error) {
 // Status derives the current status from the init process, the freezer and
 // the exec socket.
 func (c *Container) Status() string {
-	f := facts{initPid: c.state.InitPid, startTime: c.state.InitStartTime}
+	f := facts{creating: c.state.Creating, initPid: c.state.InitPid, startTime: c.state.InitStartTime}
 	if f.initPid != 0 {
 		if st, err := readProcStat(f.initPid); err == nil {
 			f.proc = &st

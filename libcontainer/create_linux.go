@@ -91,12 +91,13 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	st := &State{
-		ID:      o.ID,
-		Bundle:  bundle,
-		Rootfs:  rootfs,
-		Created: time.Now().UTC(),
-		Owner:   ownerName(),
-		Config:  spec,
+		ID:       o.ID,
+		Bundle:   bundle,
+		Rootfs:   rootfs,
+		Created:  time.Now().UTC(),
+		Owner:    ownerName(),
+		Config:   spec,
+		Creating: true,
 	}
 	if err := st.save(dir); err != nil {
 		return nil, err
@@ -140,7 +141,11 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	passed := listenFDs + o.PreserveFDs
 	var extra []*os.File
 	for i := 0; i < passed; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+		f, err := inheritedFile(3 + i)
+		if err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d (with LISTEN_FDS %d): %w", o.PreserveFDs, listenFDs, err)
+		}
+		extra = append(extra, f)
 	}
 	childFD := func(f *os.File) int {
 		extra = append(extra, f)
@@ -250,11 +255,21 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
+	// Delete never undoes what create did not make: a cgroup that already
+	// holds processes belongs to someone else.
+	if pids, _ := mgr.GetPids(); len(pids) > 0 {
+		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already holds processes %v; refusing to share it", cgPath, pids)
+	}
 	undo.add(func() {
 		proc.Kill()
 		cmd.Wait()
 		mgr.Destroy()
 	})
+	// Record the pid and the cgroups before touching them, so that if this
+	// process dies half-way, `delete -f` still finds everything to remove.
+	if err := c.recordInit(proc.Pid, mgr.Paths()); err != nil {
+		return nil, err
+	}
 	if err := mgr.Apply(proc.Pid); err != nil {
 		return nil, fmt.Errorf("apply cgroups: %w", err)
 	}
@@ -265,7 +280,6 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return nil, fmt.Errorf("set cgroup resources: %w", err)
 		}
 	}
-	st.CgroupPaths = mgr.Paths()
 	cfg.CgroupPaths = st.CgroupPaths
 	t.mark("cgroups")
 
@@ -300,6 +314,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			proc.Kill()
 			proc.Wait()
 		})
+		if err := c.recordInit(proc.Pid, st.CgroupPaths); err != nil {
+			return nil, err
+		}
 		cfg.Unshare, cfg.ForkForPid = 0, false
 		if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 			return fail(fmt.Errorf("send config to init: %w", err))
@@ -310,13 +327,6 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	t.mark("init: namespaces and mounts")
 
-	// The pid is known now: write it so hooks and state see it.
-	st.InitPid = proc.Pid
-	pst, err := readProcStat(proc.Pid)
-	if err != nil {
-		return nil, fmt.Errorf("read init start time: %w", err)
-	}
-	st.InitStartTime = pst.StartTime
 	if spec.Hooks != nil {
 		hs := c.hookState(Created)
 		if err := runHooks("prestart", spec.Hooks.Prestart, hs); err != nil { //nolint:staticcheck // deprecated but still part of the spec
@@ -336,6 +346,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	t.mark("init: rootfs, process setup")
 
+	st.Creating = false
 	if err := st.save(c.dir); err != nil {
 		return nil, err
 	}
@@ -347,6 +358,51 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	t.mark("write state")
 	return proc, nil
+}
+
+// recordInit saves init's pid, start time and cgroups while create is still
+// running.
+func (c *Container) recordInit(pid int, cgroupPaths map[string]string) error {
+	pst, err := readProcStat(pid)
+	if err != nil {
+		return fmt.Errorf("read init start time: %w", err)
+	}
+	c.state.InitPid, c.state.InitStartTime, c.state.CgroupPaths = pid, pst.StartTime, cgroupPaths
+	return c.state.save(c.dir)
+}
+
+// inherited lists the fds >= 3 rt was started with that are not
+// close-on-exec: only those may be passed on with --preserve-fds or
+// LISTEN_FDS (the Go runtime opens fds of its own at low numbers, and they
+// must never reach a container). Files are kept here for the process's life
+// so no finalizer closes them.
+var inherited = map[int]*os.File{}
+
+// NoteInheritedFDs records the fds the caller passed to rt; main calls it
+// before marking every inherited fd close-on-exec.
+func NoteInheritedFDs() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		inherited[fd] = os.NewFile(uintptr(fd), "inherited-fd-"+e.Name())
+	}
+}
+
+func inheritedFile(fd int) (*os.File, error) {
+	if f, ok := inherited[fd]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("fd %d was not passed to rt", fd)
 }
 
 // socketActivationFDs is LISTEN_FDS when the fds are meant for us (systemd

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -28,6 +29,12 @@ func IsInit() bool { return os.Getenv("_RT_INIT_SYNC") != "" }
 // user program or exiting non-zero after reporting the failed step.
 func Init() {
 	runtime.LockOSThread()
+	// Not dumpable: nothing in the container may ptrace init or open its
+	// /proc files while it still holds host-side privileges and fds. The
+	// final exec resets it for the user program.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// A readable name in ps (it would be the sealed binary's fd number).
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("rt:init\x00")[0])), 0, 0, 0)
 	fd, err := strconv.Atoi(os.Getenv("_RT_INIT_SYNC"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rt init: bad _RT_INIT_SYNC")
@@ -48,11 +55,9 @@ func Init() {
 		os.Exit(1) // the parent is gone or confused; nobody to tell
 	}
 	in.cfg = m.Config
-	// Hooks init starts must not inherit the control fds.
-	unix.CloseOnExec(in.cfg.ExecListenFD)
-	if in.cfg.ConsoleFD >= 0 {
-		unix.CloseOnExec(in.cfg.ConsoleFD)
-	}
+	// Hooks init starts must not inherit the control fds, nor the fds meant
+	// for the container (closeFDsFrom hands those back just before exec).
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	in.run()
 }
 
@@ -160,11 +165,13 @@ func (in *initProc) run() {
 			logrus.Debugf("create process.cwd %s: %v", p.Cwd, err)
 		}
 	}
-	if mountNS {
-		in.must("finish rootfs", rootfs.Finish(rc))
-	}
+	// Sysctls before rootfs.Finish: readonlyPaths usually makes /proc/sys
+	// read-only.
 	for k, v := range linux.Sysctl {
 		in.must("linux.sysctl", writeSysctl(k, v))
+	}
+	if mountNS {
+		in.must("finish rootfs", rootfs.Finish(rc))
 	}
 	in.setupProcess()
 }
@@ -185,16 +192,18 @@ func (in *initProc) setupProcess() {
 		// reaches the container; the cwd check below catches a cwd that still
 		// escapes the root (CVE-2024-21626).
 		in.must("close fds", closeFDsFrom(3+cfg.PassedFDs))
-		cwd := p.Cwd
-		if cwd == "" {
-			cwd = "/"
-		}
-		in.must("process.cwd", chdirInside(cwd))
 		env = withHome(p.Env, p.User.UID)
 		if cfg.ListenFDs > 0 {
 			env = append(env, "LISTEN_FDS="+strconv.Itoa(cfg.ListenFDs), "LISTEN_PID=1")
 		}
 		in.must("process.user", setUser(p.User))
+		// As the user, before capabilities are raised again: a cwd the
+		// user cannot enter is refused, as it would be for any process.
+		cwd := p.Cwd
+		if cwd == "" {
+			cwd = "/"
+		}
+		in.must("process.cwd", chdirInside(cwd))
 		if p.Capabilities != nil {
 			in.must("process.capabilities", caps.Apply(p.Capabilities))
 		} else {
@@ -288,10 +297,16 @@ func chdirInside(cwd string) error {
 	return nil
 }
 
-// closeFDsFrom marks every fd >= from close-on-exec; fds 3..from-1 are the
-// ones passed to the container (--preserve-fds, LISTEN_FDS). Go's own fds are
-// already close-on-exec; the control fds stay usable until the exec.
+// closeFDsFrom marks every fd >= from close-on-exec and hands fds
+// 3..from-1, the ones passed to the container (--preserve-fds, LISTEN_FDS),
+// back to it. Go's own fds are close-on-exec; the control fds stay usable
+// until the exec.
 func closeFDsFrom(from int) error {
+	for fd := 3; fd < from; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("pass fd %d: %w", fd, err)
+		}
+	}
 	return unix.CloseRange(uint(from), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }
 

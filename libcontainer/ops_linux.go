@@ -18,7 +18,7 @@ import (
 // Start runs the user program of a created container, then the poststart
 // hooks.
 func (c *Container) Start() error {
-	lock, err := lockDir(c.dir)
+	lock, err := c.lock()
 	if err != nil {
 		return err
 	}
@@ -119,12 +119,14 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	if err != nil || !mgr.Exists() {
 		return c.signalInit(sig)
 	}
-	frozen := mgr.Freeze() == nil
+	// Thaw only what we froze: a paused container stays paused.
+	wasFrozen, _ := mgr.Frozen()
+	froze := !wasFrozen && mgr.Freeze() == nil
 	pids, err := mgr.GetPids()
 	for _, p := range pids {
 		unix.Kill(p, sig)
 	}
-	if frozen {
+	if froze {
 		mgr.Thaw()
 	}
 	if err != nil {
@@ -148,18 +150,20 @@ func (c *Container) frozen() bool {
 // Delete removes a stopped container, or with force any container, and runs
 // the poststop hooks.
 func (c *Container) Delete(force bool) error {
-	lock, err := lockDir(c.dir)
+	lock, err := c.lock()
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-	if _, err := os.Stat(filepath.Join(c.dir, stateFile)); err != nil {
-		return fmt.Errorf("container %q: %w", c.ID(), ErrNotExist)
-	}
+	// Holding the lock, "creating" means the create that held it died.
 	s := c.Status()
 	if s != Stopped {
 		if !force {
-			return fmt.Errorf("cannot delete container %s in state %q: stop it first or use --force", c.ID(), s)
+			hint := "stop it first or use --force"
+			if s == Creating {
+				hint = "its create was interrupted; use --force"
+			}
+			return fmt.Errorf("cannot delete container %s in state %q: %s", c.ID(), s, hint)
 		}
 		c.signalAll(unix.SIGKILL)
 		if err := c.waitStopped(5 * time.Second); err != nil {
@@ -177,7 +181,8 @@ func (c *Container) Delete(force bool) error {
 			err = mgr.Destroy()
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("remove cgroups: %w", err))
+			// Keep the state so that delete can be retried.
+			return fmt.Errorf("delete container %s: remove cgroups: %w", c.ID(), err)
 		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
@@ -194,6 +199,9 @@ func (c *Container) Delete(force bool) error {
 // waitStopped waits until init is gone or a zombie. It is not our child, so
 // it cannot be reaped here.
 func (c *Container) waitStopped(timeout time.Duration) error {
+	if c.state.InitPid == 0 {
+		return nil // create died before starting init
+	}
 	if c.init != nil {
 		c.init.Wait()
 		return nil
@@ -225,6 +233,14 @@ func (c *Container) Wait() (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+// SignalChild signals the init this process started (run in the
+// foreground); after init was reaped it does nothing.
+func (c *Container) SignalChild(s os.Signal) {
+	if c.init != nil {
+		c.init.Signal(s)
+	}
 }
 
 // Pid returns init's pid.

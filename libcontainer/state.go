@@ -41,6 +41,10 @@ type State struct {
 	Owner         string            `json:"owner"`
 	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
 	Config        *specs.Spec       `json:"config"`
+	// Creating is set until create has finished; create holds the lock all
+	// along, so whoever gets the lock and still finds it set knows that
+	// create died half-way.
+	Creating bool `json:"creating,omitempty"`
 }
 
 var idRe = regexp.MustCompile(`^[\w+\-.]+$`)
@@ -135,6 +139,7 @@ func parseProcStat(s string) (procStat, error) {
 // facts are what the status is derived from; kept apart so the decision is a
 // plain function.
 type facts struct {
+	creating      bool
 	initPid       int
 	startTime     uint64
 	proc          *procStat // nil if /proc/PID is gone
@@ -148,6 +153,9 @@ func deriveStatus(f facts) string {
 	}
 	if f.proc == nil || f.proc.StartTime != f.startTime || f.proc.State == 'Z' || f.proc.State == 'X' {
 		return Stopped
+	}
+	if f.creating {
+		return Creating
 	}
 	if f.frozen {
 		return Paused

@@ -23,6 +23,8 @@ func TestDeriveStatus(t *testing.T) {
 		{"running", facts{initPid: 5, startTime: 100, proc: alive}, Running},
 		{"frozen", facts{initPid: 5, startTime: 100, proc: alive, frozen: true}, Paused},
 		{"frozen but dead", facts{initPid: 5, startTime: 100, frozen: true}, Stopped},
+		{"being created", facts{creating: true, initPid: 5, startTime: 100, proc: alive, execSockExist: true}, Creating},
+		{"create died, init too", facts{creating: true, initPid: 5, startTime: 100}, Stopped},
 	}
 	for _, tc := range tests {
 		if got := deriveStatus(tc.f); got != tc.want {

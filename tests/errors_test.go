@@ -36,6 +36,9 @@ func TestBadConfig(t *testing.T) {
 		{name: "missing bind source", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/x", Type: "bind", Source: "/no-such-rt-test-src", Options: []string{"bind"}})
 		}, want: []string{"/no-such-rt-test-src"}},
+		{name: "seccomp (not implemented yet)", mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+		}, want: []string{"linux.seccomp"}, runcSkip: "runc implements seccomp"},
 		{name: "unknown filesystem", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/x", Type: "rtbogusfs", Source: "none"})
 		}, want: []string{"rtbogusfs", "/mnt/x"}},
@@ -253,4 +256,36 @@ func TestConcurrentSameID(t *testing.T) {
 	}
 	rt(t, "delete", "--force", id).mustOK(t)
 	assertGone(t, b1)
+}
+
+// TestPreserveFdsNotPassed: --preserve-fds for fds the caller never passed
+// must fail, never hand the runtime's own fds to the container.
+func TestPreserveFdsNotPassed(t *testing.T) {
+	skipOnRunc(t, "runc 1.1 passes whatever is at those fd numbers")
+	b := newBundle(t, shell(`ls -l /proc/self/fd/`))
+	b.run("--preserve-fds", "2").mustFail(t, "fd 3", "--preserve-fds")
+	assertNothingLeft(t, b)
+}
+
+// TestSharedCgroupRefused: a cgroup that already holds processes belongs to
+// someone else; create refuses it, so delete never kills or removes it.
+func TestSharedCgroupRefused(t *testing.T) {
+	skipOnRunc(t, "runc 1.1 joins a non-empty cgroup")
+	b := newBundle(t, args("true"))
+	dir := cgroupDir("pids", b.CgroupsPath)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(dir) }) // made here, not by the runtime
+	other := holdNamespace(t, 0)
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(itoa(other)), 0); err != nil {
+		t.Fatal(err)
+	}
+	b.create().mustFail(t, "already holds processes", "linux.cgroupsPath")
+	// The other process is untouched and still in its cgroup.
+	if data, err := os.ReadFile(dir + "/cgroup.procs"); err != nil || !containsLine(string(data), itoa(other)) {
+		t.Errorf("the foreign process left %s: %q, %v", dir, data, err)
+	}
+	// Free the cgroup for the bundle's cleanup.
+	os.WriteFile("/sys/fs/cgroup/pids/cgroup.procs", []byte(itoa(other)), 0)
 }

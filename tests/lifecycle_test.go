@@ -313,3 +313,42 @@ func TestInitBinarySealed(t *testing.T) {
 		t.Fatalf("open %s for writing: %v, want EROFS or ETXTBSY", exe, err)
 	}
 }
+
+// TestInterruptedCreate: an engine that gives up on a slow create kills the
+// runtime; `delete -f` must still remove everything that create made.
+func TestInterruptedCreate(t *testing.T) {
+	b := newBundle(t, args("true"), func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "30"}}}}
+	})
+	cmd, outF, errF := rtCommand(t, cmdOpts{}, "create", "--bundle", b.Dir, b.ID)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the hook runs: init exists and is in its cgroups.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if data, err := os.ReadFile(cgroupDir("pids", b.CgroupsPath) + "/cgroup.procs"); err == nil && len(strings.TrimSpace(string(data))) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("create never placed init in its cgroup")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	finish(t, cmd, cmd.Wait(), outF, errF)
+	st := b.mustState()
+	b.pid = st.Pid
+	if runtimeName == "rt" && st.Status != "creating" && st.Status != "stopped" {
+		t.Errorf("after create was killed: status %q, want creating or stopped", st.Status)
+	}
+	rt(t, "delete", "--force", b.ID).mustOK(t)
+	assertGone(t, b)
+	// Only the hook's sleep and the init, which exited when its parent died,
+	// are left for the reaper (the suite plays the engine's subreaper).
+	for _, p := range reapOrphans(true) {
+		if !strings.Contains(p, "sleep") && !strings.Contains(p, "rt:init") {
+			t.Errorf("left behind: %s", p)
+		}
+	}
+}

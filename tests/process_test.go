@@ -147,3 +147,14 @@ func TestCwdStaysInRootfs(t *testing.T) {
 	out := b.output()
 	mustContain(t, "cwd", out, "marker-in-rootfs")
 }
+
+// TestSysctl: sysctls are written even though the default readonlyPaths
+// make /proc/sys read-only.
+func TestSysctl(t *testing.T) {
+	out := newBundle(t, shell(`cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax`), func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "12345"}
+	}).output()
+	if strings.Fields(out)[0] != "1" || !strings.Contains(out, "12345") {
+		t.Fatalf("sysctls not applied inside the container:\n%s", out)
+	}
+}

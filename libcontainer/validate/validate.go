@@ -58,7 +58,7 @@ func Spec(s *specs.Spec, bundle string) error {
 			return err
 		}
 	}
-	return nil
+	return unsupported(s)
 }
 
 // semver is SemVer 2.0.0 (https://semver.org), anchored.
