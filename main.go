@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -16,6 +17,10 @@ import (
 // version is set by the build.
 var version = "0.1.0-dev"
 
+// processStart is when main started (after the Go runtime and package
+// initialisation), for --debug timing.
+var processStart time.Time
+
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" && libcontainer.IsInit() {
 		// The container init does its work on the main thread, which is the
@@ -26,6 +31,7 @@ func init() {
 }
 
 func main() {
+	processStart = time.Now()
 	if len(os.Args) > 1 && os.Args[1] == "init" && libcontainer.IsInit() {
 		libcontainer.Init() // never returns
 	}

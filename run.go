@@ -2,8 +2,10 @@ package main
 
 import (
 	"os"
+	"time"
 	"os/signal"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -38,10 +40,12 @@ var runCommand = &cli.Command{
 		if !detach {
 			signal.Notify(sigs, forwardedSignals...)
 		}
+		t0 := time.Now()
 		c, err := createContainer(ctx, console)
 		if err != nil {
 			return err
 		}
+		t1 := time.Now()
 		var restore func()
 		if console != nil {
 			if restore, err = console.Proxy(); err != nil {
@@ -58,6 +62,7 @@ var runCommand = &cli.Command{
 			}
 			return err
 		}
+		t2 := time.Now()
 		if detach {
 			return nil
 		}
@@ -75,11 +80,14 @@ var runCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		t3 := time.Now()
 		if !ctx.Bool("keep") {
 			if err := c.Delete(true); err != nil {
 				return err
 			}
 		}
+		logrus.Debugf("timing: run: create %.3f ms, start %.3f ms, wait %.3f ms, delete %.3f ms (since rt started: %.3f ms)",
+			ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2)), ms(time.Since(t3)), ms(time.Since(processStart)))
 		if code != 0 {
 			return exitError{code}
 		}
@@ -93,3 +101,5 @@ var forwardedSignals = []os.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
 	unix.SIGALRM, unix.SIGCONT, unix.SIGPWR,
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
