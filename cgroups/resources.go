@@ -15,7 +15,7 @@ var ErrNotSupported = errors.New("not supported")
 // written, so a container never runs with a limit silently dropped.
 //
 // TODO(cgroups-complete): blockIO, network, rdma, unified, cpu burst/idle/
-// realtime, memory kernelTCP, and devices on v2 (an eBPF program). v1 writes
+// realtime, memory kernelTCP on v2 (no such file), and devices on v2 (an eBPF program). v1 writes
 // devices.allow/deny; on v2 device rules are skipped rather than refused
 // until then, because every runc-generated config carries a device list.
 func checkSupported(r *specs.LinuxResources, v2 bool) error {
@@ -27,8 +27,10 @@ func checkSupported(r *specs.LinuxResources, v2 bool) error {
 		errs = append(errs, fmt.Errorf("linux.resources.%s: %w on cgroup v2", field, ErrNotSupported))
 	}
 	if m := r.Memory; m != nil {
-		if m.KernelTCP != nil {
-			no("memory.kernelTCP")
+		if v2 && m.KernelTCP != nil {
+			// v1 has memory.kmem.tcp.limit_in_bytes; v2 accounts
+			// socket memory in memory.max and has no separate limit.
+			noV2("memory.kernelTCP")
 		}
 		// memory.kernel is deprecated and ignored (spec: "may be ignored by
 		// runtimes"; the kernel dropped kmem limits in 5.4/6.x).

@@ -112,7 +112,7 @@ func TestHostV1Lifecycle(t *testing.T) {
 
 	r := &specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Swap: i64(128 << 20), Reservation: i64(32 << 20),
-			Swappiness: u64(10), DisableOOMKiller: boolp(true)},
+			Swappiness: u64(10), DisableOOMKiller: boolp(true), KernelTCP: i64(16 << 20)},
 		CPU:     &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Cpus: "0", Mems: "0"},
 		Pids:    &specs.LinuxPids{Limit: i64(10)},
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
@@ -131,6 +131,9 @@ func TestHostV1Lifecycle(t *testing.T) {
 	expect("memory", "memory.memsw.limit_in_bytes", "134217728")
 	expect("memory", "memory.soft_limit_in_bytes", "33554432")
 	expect("memory", "memory.swappiness", "10")
+	if exists(filepath.Join(m.Path("memory"), "memory.kmem.tcp.limit_in_bytes")) {
+		expect("memory", "memory.kmem.tcp.limit_in_bytes", "16777216")
+	}
 	if v, _ := readFile(m.Path("memory"), "memory.oom_control"); !strings.Contains(v, "oom_kill_disable 1") {
 		t.Errorf("memory.oom_control = %q", v)
 	}

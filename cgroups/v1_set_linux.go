@@ -84,7 +84,7 @@ func (m *v1Manager) need(controller, field string) (string, error) {
 
 func memorySet(m *specs.LinuxMemory) bool {
 	return m.Limit != nil || m.Reservation != nil || m.Swap != nil || m.Swappiness != nil ||
-		(m.DisableOOMKiller != nil && *m.DisableOOMKiller)
+		m.KernelTCP != nil || (m.DisableOOMKiller != nil && *m.DisableOOMKiller)
 }
 
 func deref(p *int64) int64 {
@@ -162,6 +162,17 @@ func setMemoryV1(dir string, m *specs.LinuxMemory) error {
 	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
 		if err := writeFile(dir, "memory.oom_control", "1"); err != nil {
 			return err
+		}
+	}
+	// As runc: 0 means unset. (memory.kernel is not written: the kernel
+	// ignores memory.kmem.limit_in_bytes since 6.x; see checkSupported.)
+	if m.KernelTCP != nil && *m.KernelTCP != 0 {
+		const tcp = "memory.kmem.tcp.limit_in_bytes"
+		if !exists(filepath.Join(dir, tcp)) {
+			return fmt.Errorf("linux.resources.memory.kernelTCP: the kernel has no %s in %s", tcp, dir)
+		}
+		if err := writeFile(dir, tcp, strconv.FormatInt(*m.KernelTCP, 10)); err != nil {
+			return fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
 		}
 	}
 	return nil

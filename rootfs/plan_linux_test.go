@@ -248,6 +248,32 @@ func TestPreparePlanUserNSAndBindDev(t *testing.T) {
 	}
 }
 
+// linux.rootfsPropagation "unbindable" would forbid binding the rootfs onto
+// itself: Prepare stays private and leaves unbindable to Pivot.
+func TestPreparePlanUnbindable(t *testing.T) {
+	for _, tc := range []struct{ prop, first, pivot string }{
+		{"unbindable", "mount - / - PRIVATE", "mount - / - UNBINDABLE"},
+		{"runbindable", "mount - / - PRIVATE|REC", "mount - / - UNBINDABLE|REC"},
+	} {
+		rootfs := t.TempDir()
+		rec := useRecorder(t, rootfs, nil)
+		c := &Config{Rootfs: rootfs, Propagation: tc.prop}
+		if err := Prepare(c); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.ops) < 2 || rec.ops[0] != tc.first || rec.ops[1] != "mount R R - BIND|REC" {
+			t.Errorf("%s: plan starts %q, want %q then the rootfs bind", tc.prop, rec.ops, tc.first)
+		}
+		rec.ops = nil
+		if err := Pivot(c); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(rec.ops, "\n"); !strings.HasSuffix(got, tc.pivot) {
+			t.Errorf("%s: pivot plan does not end with %q:\n%s", tc.prop, tc.pivot, got)
+		}
+	}
+}
+
 func TestPivotPlan(t *testing.T) {
 	rootfs := t.TempDir()
 	rec := useRecorder(t, rootfs, []*mountinfo.Info{

@@ -26,6 +26,12 @@ func Prepare(c *Config) error {
 	if prop != 0 {
 		flag = prop
 	}
+	// An unbindable mount cannot be bound, so the rootfs could not be bound
+	// onto itself below (EINVAL). Unbindable implies private: be private
+	// until Pivot applies the unbindable flag to the new "/".
+	if flag&unix.MS_UNBINDABLE != 0 {
+		flag = flag&^unix.MS_UNBINDABLE | unix.MS_PRIVATE
+	}
 	if err := sys.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("set propagation %#x on / in the new mount namespace: %w", flag, err)
 	}

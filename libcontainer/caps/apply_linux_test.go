@@ -22,6 +22,11 @@ const childEnv = "RT_CAPS_TEST_CHILD"
 type childReq struct {
 	UID  int                      `json:"uid"`
 	Caps *specs.LinuxCapabilities `json:"caps"`
+	// HideProc covers /proc with an empty tmpfs (in the child's own mount
+	// namespace) before Apply, as in a container without a mount namespace
+	// whose chroot has an empty /proc; the child then prints its thread's
+	// status through a /proc fd opened beforehand, without exec.
+	HideProc bool `json:"hideProc"`
 }
 
 func TestMain(m *testing.M) {
@@ -59,8 +64,32 @@ func runChild(arg string) {
 			fail("clear keepcaps: %v", err)
 		}
 	}
+	procfd := -1
+	if req.HideProc {
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			fail("private /: %v", err)
+		}
+		fd, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fail("open /proc: %v", err)
+		}
+		procfd = fd
+		if err := unix.Mount("tmpfs", "/proc", "tmpfs", 0, "size=4k"); err != nil {
+			fail("hide /proc: %v", err)
+		}
+	}
 	if err := Apply(req.Caps); err != nil {
 		fail("apply: %v", err)
+	}
+	if procfd >= 0 {
+		fd, err := unix.Openat(procfd, "thread-self/status", unix.O_RDONLY, 0)
+		if err != nil {
+			fail("open status: %v", err)
+		}
+		b := make([]byte, 64<<10)
+		n, _ := unix.Read(fd, b)
+		os.Stdout.Write(b[:n])
+		os.Exit(0)
 	}
 	err := syscall.Exec("/bin/cat", []string{"cat", "/proc/self/status"}, []string{})
 	fail("exec: %v", err)
@@ -87,11 +116,19 @@ func mask(names ...string) uint64 {
 // Cap* lines of the exec'd program's /proc/self/status, and stderr.
 func runApply(t *testing.T, uid int, c *specs.LinuxCapabilities) (map[string]uint64, string, error) {
 	t.Helper()
-	arg, err := json.Marshal(childReq{UID: uid, Caps: c})
+	return runChildReq(t, childReq{UID: uid, Caps: c})
+}
+
+func runChildReq(t *testing.T, req childReq) (map[string]uint64, string, error) {
+	t.Helper()
+	arg, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if req.HideProc {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	}
 	cmd.Env = append(os.Environ(), childEnv+"="+string(arg))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -205,5 +242,30 @@ func TestApplyUnknownIsError(t *testing.T) {
 	_, stderr, err := runApply(t, 0, &specs.LinuxCapabilities{Bounding: []string{"CAP_FOO"}})
 	if err == nil || !strings.Contains(stderr, `bounding[0]: unknown capability "CAP_FOO"`) {
 		t.Fatalf("err = %v, stderr = %q", err, stderr)
+	}
+}
+
+// A container without a mount namespace is chrooted into a rootfs whose /proc
+// is empty (linux_ns_itype in the OCI validation suite): Apply must not need
+// /proc/self/status.
+func TestApplyWithoutProc(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	std := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	got, stderr, err := runChildReq(t, childReq{
+		Caps:     &specs.LinuxCapabilities{Bounding: std, Effective: std, Permitted: std},
+		HideProc: true,
+	})
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, stderr)
+	}
+	for _, k := range []string{"CapBnd", "CapPrm", "CapEff"} {
+		if got[k] != mask(std...) {
+			t.Errorf("%s = %016x, want %016x", k, got[k], mask(std...))
+		}
+	}
+	if got["CapInh"] != 0 || got["CapAmb"] != 0 {
+		t.Errorf("CapInh %x CapAmb %x, want 0", got["CapInh"], got["CapAmb"])
 	}
 }

@@ -3,6 +3,7 @@ package caps
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -47,7 +48,11 @@ func Apply(c *specs.LinuxCapabilities) error {
 	if err != nil {
 		return fmt.Errorf("capabilities: %w", err)
 	}
-	if err := cur.Load(); err != nil {
+	// Load is capget, then CapBnd/CapAmb from /proc/self/status. Apply uses
+	// neither of those (the bounding set is read per capability with prctl,
+	// ambient is reset), and a container without a mount namespace runs in
+	// a chroot whose /proc is empty: a missing status file is no error.
+	if err := cur.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("capabilities: read current: %w", err)
 	}
 	last, err := capability.LastCap()
