@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtrun/rt/libcontainer/caps"
+	"github.com/rtrun/rt/libcontainer/seccomp"
 	"github.com/rtrun/rt/rootfs"
 )
 
@@ -34,10 +35,17 @@ func rtFeatures() *features.Features {
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps.Known(),
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
-			Seccomp:      &features.Seccomp{Enabled: &f},
-			Apparmor:     &features.Apparmor{Enabled: &f},
-			Selinux:      &features.Selinux{Enabled: &f},
-			IntelRdt:     &features.IntelRdt{Enabled: &f},
+			Seccomp: &features.Seccomp{
+				Enabled:        &t,
+				Actions:        seccomp.Actions,
+				Operators:      seccomp.Operators,
+				Archs:          seccomp.Archs,
+				KnownFlags:     seccomp.Flags,
+				SupportedFlags: seccomp.SupportedFlags(),
+			},
+			Apparmor: &features.Apparmor{Enabled: &f},
+			Selinux:  &features.Selinux{Enabled: &f},
+			IntelRdt: &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &f},
 			},

@@ -18,6 +18,9 @@ cd "$root"
 # go build leaves an up-to-date OUT alone, patched or not: always relink.
 rm -f "$out"
 # urfave_cli_no_docs drops the man/markdown generators (blackfriday): less
-# code to load and initialise on every command.
-go build -tags urfave_cli_no_docs -o "$out" "$pkg"
+# code to load and initialise on every command. cgo is needed for
+# libseccomp, linked statically (libseccomp.a, glibc's libc.a): no shared
+# libraries to map and relocate at every start, and a smaller RSS.
+CGO_ENABLED=1 go build -tags urfave_cli_no_docs,netgo,osusergo \
+	-ldflags '-linkmode=external -extldflags=-static' -o "$out" "$pkg"
 go run ./hack/elfentry "$out"

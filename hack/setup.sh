@@ -7,7 +7,7 @@ set -euo pipefail
 
 mode=${1:-test}
 case "$mode" in
-demo) pkgs=(busybox-static) ;;
+demo) pkgs=(busybox-static libseccomp-dev gcc libc6-dev pkg-config) ;;
 test) pkgs=(busybox-static libseccomp-dev runc crun jq gcc make iproute2 pkg-config util-linux) ;;
 *)
 	echo "usage: $0 [demo|test]" >&2

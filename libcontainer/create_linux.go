@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rtrun/rt/cgroups"
+	"github.com/rtrun/rt/libcontainer/seccomp"
 	"github.com/rtrun/rt/libcontainer/validate"
 	"github.com/rtrun/rt/nsenter"
 )
@@ -322,6 +323,19 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return fail(fmt.Errorf("send config to init: %w", err))
 		}
 	}
+	// Compile the seccomp filter while init builds the root filesystem.
+	type compiled struct {
+		prog []byte
+		err  error
+	}
+	seccompc := make(chan compiled, 1)
+	go func() {
+		var c compiled
+		if spec.Linux != nil && spec.Linux.Seccomp != nil {
+			c.prog, c.err = seccomp.Compile(spec.Linux.Seccomp)
+		}
+		seccompc <- c
+	}()
 	if _, err := parentSync.expect(msgHooks, onLog); err != nil {
 		return fail(err)
 	}
@@ -338,7 +352,18 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return nil, err
 		}
 	}
-	if err := parentSync.send(syncMsg{Type: msgHooksDone, Pid: proc.Pid}); err != nil {
+	sc := <-seccompc
+	if sc.err != nil {
+		parentSync.send(syncMsg{Type: msgError, Step: "seccomp", Error: sc.err.Error()})
+		return nil, sc.err
+	}
+	done := syncMsg{Type: msgHooksDone, Pid: proc.Pid, Seccomp: sc.prog}
+	if sc.prog != nil {
+		if done.SeccompFlags, err = seccomp.FlagBits(spec.Linux.Seccomp.Flags); err != nil {
+			return nil, err
+		}
+	}
+	if err := parentSync.send(done); err != nil {
 		return fail(fmt.Errorf("send hooks-done: %w", err))
 	}
 	if _, err := parentSync.expect(msgReady, onLog); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rtrun/rt/libcontainer/caps"
 	"github.com/rtrun/rt/libcontainer/rlimits"
+	"github.com/rtrun/rt/libcontainer/seccomp"
 	"github.com/rtrun/rt/nsenter"
 	"github.com/rtrun/rt/rootfs"
 )
@@ -65,6 +66,9 @@ type initProc struct {
 	conn    *syncConn
 	cfg     *initConfig
 	hostPid int
+	// The compiled seccomp filter, loaded just before the user program.
+	seccomp      []byte
+	seccompFlags uint
 }
 
 // hookState is the state given to the hooks init runs (createContainer,
@@ -146,6 +150,7 @@ func (in *initProc) run() {
 		os.Exit(1) // the parent failed and reported it
 	}
 	in.hostPid = done.Pid
+	in.seccomp, in.seccompFlags = done.Seccomp, done.SeccompFlags
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		in.must("createContainer hook", runHooks("createContainer", spec.Hooks.CreateContainer, in.hookState()))
 	}
@@ -204,6 +209,15 @@ func (in *initProc) setupProcess() {
 			cwd = "/"
 		}
 		in.must("process.cwd", chdirInside(cwd))
+		if in.seccomp != nil && !p.NoNewPrivileges {
+			// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
+			// which the capability sets may drop: load it now, with the
+			// effective set raised back to the permitted one for the call.
+			// Only capset, prctl, the sync messages, accept, write and
+			// execve come after it (a profile may well forbid getcwd).
+			in.must("linux.seccomp", loadPrivileged(in.seccomp, in.seccompFlags))
+			in.seccomp = nil
+		}
 		if p.Capabilities != nil {
 			in.must("process.capabilities", caps.Apply(p.Capabilities))
 		} else {
@@ -236,6 +250,13 @@ func (in *initProc) setupProcess() {
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		if err := runHooks("startContainer", spec.Hooks.StartContainer, in.hookState()); err != nil {
 			startFail("startContainer hook: " + err.Error())
+		}
+	}
+	if in.seccomp != nil {
+		// As late as possible: the last syscalls of init are the write
+		// below and execve.
+		if err := seccomp.Load(in.seccomp, in.seccompFlags); err != nil {
+			startFail("linux.seccomp: " + err.Error())
 		}
 	}
 	if _, err := unix.Write(nfd, []byte{0}); err != nil {
@@ -402,4 +423,19 @@ func (in *initProc) forkInit() {
 	in.must("fork init into the new pid namespace", err)
 	in.must("sync", in.conn.send(syncMsg{Type: msgPid, Pid: pid}))
 	os.Exit(0)
+}
+
+// loadPrivileged loads a seccomp filter with the effective capabilities
+// raised to the permitted ones (setresuid to a non-root user cleared them).
+func loadPrivileged(prog []byte, flags uint) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return seccomp.Load(prog, flags)
 }

@@ -15,7 +15,7 @@ package libcontainer
 //	                                        unshare cgroup/time ns, hostname, rootfs.Prepare
 //	                                 <---   msgHooks  (mounts done, before pivot_root)
 //	prestart + createRuntime hooks
-//	msgHooksDone{host pid of init}   --->
+//	msgHooksDone{host pid, seccomp}  --->   (the BPF program, compiled meanwhile)
 //	                                        createContainer hooks, pivot_root, console,
 //	                                        masked/readonly paths, sysctl, process setup
 //	                                 <---   msgReady  (init now blocks in accept on exec.sock)
@@ -62,6 +62,10 @@ type syncMsg struct {
 	Level  string      `json:"level,omitempty"`
 	Msg    string      `json:"msg,omitempty"`
 	Pid    int         `json:"pid,omitempty"` // msgHooksDone: init's pid as the host sees it
+	// msgHooksDone: the seccomp BPF program the parent compiled while init
+	// built the root filesystem, and its seccomp(2) flags.
+	Seccomp      []byte `json:"seccomp,omitempty"`
+	SeccompFlags uint   `json:"seccomp_flags,omitempty"`
 }
 
 // maxSyncMsg bounds one packet; the config (a whole spec) must fit.

@@ -36,9 +36,11 @@ func TestBadConfig(t *testing.T) {
 		{name: "missing bind source", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/x", Type: "bind", Source: "/no-such-rt-test-src", Options: []string{"bind"}})
 		}, want: []string{"/no-such-rt-test-src"}},
-		{name: "seccomp (not implemented yet)", mutate: func(s *specs.Spec) {
-			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
-		}, want: []string{"linux.seccomp"}, runcSkip: "runc implements seccomp"},
+		{name: "seccomp errnoRet on an action without errno", mutate: func(s *specs.Spec) {
+			one := uint(1)
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"mkdir"}, Action: specs.ActKillProcess, ErrnoRet: &one}}}
+		}, want: []string{"linux.seccomp.syscalls[0].action"}, runcSkip: "runc 1.1 ignores errnoRet there"},
 		{name: "unknown filesystem", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/x", Type: "rtbogusfs", Source: "none"})
 		}, want: []string{"rtbogusfs", "/mnt/x"}},

@@ -4,6 +4,8 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	scmp "github.com/rtrun/rt/libcontainer/seccomp"
 )
 
 // unsupported refuses config fields rt does not implement yet. The spec
@@ -32,9 +34,10 @@ func unsupported(s *specs.Spec) error {
 	if l == nil {
 		return nil
 	}
+	if err := scmp.Check(l.Seccomp); err != nil {
+		return err
+	}
 	switch {
-	case l.Seccomp != nil:
-		return errf("linux.seccomp", "not supported by rt yet")
 	case l.MountLabel != "" && selinuxEnabled():
 		return errf("linux.mountLabel", "SELinux labels are not supported by rt yet")
 	case l.Personality != nil:

@@ -1,0 +1,40 @@
+package seccomp
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Load installs a BPF program compiled by Compile on the calling thread
+// (the one that will exec the user program), with seccomp(2) flags.
+func Load(prog []byte, flags uint) error {
+	if len(prog) == 0 || len(prog)%8 != 0 {
+		return fmt.Errorf("seccomp: bad program length %d", len(prog))
+	}
+	fprog := unix.SockFprog{
+		Len:    uint16(len(prog) / 8),
+		Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&fprog)))
+	if errno != 0 {
+		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", errno)
+	}
+	return nil
+}
+
+// SupportedFlags are the Flags this kernel accepts: seccomp(2) with a NULL
+// program fails with EFAULT for a known flag and EINVAL for an unknown one
+// (the check runc uses).
+func SupportedFlags() []string {
+	var out []string
+	for _, name := range Flags {
+		bit := flagBits[specsFlag(name)]
+		_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(bit), 0)
+		if errno == unix.EFAULT {
+			out = append(out, name)
+		}
+	}
+	return out
+}

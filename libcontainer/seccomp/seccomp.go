@@ -1,0 +1,132 @@
+// Package seccomp turns linux.seccomp into a BPF program (in the parent,
+// with libseccomp, while init prepares the root filesystem) and loads that
+// program in init with seccomp(2), which needs no libseccomp at all.
+package seccomp
+
+import (
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Actions are the spec's actions rt applies.
+var Actions = []string{
+	string(specs.ActKill), string(specs.ActKillProcess), string(specs.ActKillThread),
+	string(specs.ActTrap), string(specs.ActErrno), string(specs.ActTrace),
+	string(specs.ActAllow), string(specs.ActLog),
+}
+
+// Operators are the spec's argument comparisons, all seven.
+var Operators = []string{
+	string(specs.OpNotEqual), string(specs.OpLessThan), string(specs.OpLessEqual),
+	string(specs.OpEqualTo), string(specs.OpGreaterEqual), string(specs.OpGreaterThan),
+	string(specs.OpMaskedEqual),
+}
+
+// Archs are the architectures rt can add to a filter (libseccomp's names
+// with the SCMP_ARCH_ prefix).
+var Archs = []string{
+	"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+	"SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+	"SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+	"SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_RISCV64",
+}
+
+// Flags are the seccomp(2) filter flags rt passes on.
+var Flags = []string{
+	string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow),
+	"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+}
+
+// flagBits are the seccomp(2) values of Flags.
+var flagBits = map[specs.LinuxSeccompFlag]uint{
+	"SECCOMP_FILTER_FLAG_TSYNC":              1,
+	specs.LinuxSeccompFlagLog:                2,
+	specs.LinuxSeccompFlagSpecAllow:          4,
+	"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
+}
+
+func specsFlag(s string) specs.LinuxSeccompFlag { return specs.LinuxSeccompFlag(s) }
+
+// FlagBits turns linux.seccomp.flags into the seccomp(2) flags argument.
+func FlagBits(flags []specs.LinuxSeccompFlag) (uint, error) {
+	var bits uint
+	for i, f := range flags {
+		b, ok := flagBits[f]
+		if !ok {
+			return 0, fmt.Errorf("linux.seccomp.flags[%d]: unknown flag %q", i, f)
+		}
+		bits |= b
+	}
+	return bits, nil
+}
+
+// Check rejects what the compiler would refuse, naming the field, so that
+// create fails before anything is started. Notify needs a listener, which rt
+// does not implement yet.
+func Check(s *specs.LinuxSeccomp) error {
+	if s == nil {
+		return nil
+	}
+	if err := checkAction("linux.seccomp.defaultAction", s.DefaultAction, s.DefaultErrnoRet != nil); err != nil {
+		return err
+	}
+	if s.ListenerPath != "" {
+		return fmt.Errorf("linux.seccomp.listenerPath: seccomp notify is not supported by rt yet")
+	}
+	for i, a := range s.Architectures {
+		if !contains(Archs, string(a)) {
+			return fmt.Errorf("linux.seccomp.architectures[%d]: unknown architecture %q", i, a)
+		}
+	}
+	if _, err := FlagBits(s.Flags); err != nil {
+		return err
+	}
+	for i, sc := range s.Syscalls {
+		field := fmt.Sprintf("linux.seccomp.syscalls[%d]", i)
+		if len(sc.Names) == 0 {
+			return fmt.Errorf("%s.names: at least one name is required", field)
+		}
+		if err := checkAction(field+".action", sc.Action, sc.ErrnoRet != nil); err != nil {
+			return err
+		}
+		for j, a := range sc.Args {
+			if !contains(Operators, string(a.Op)) {
+				return fmt.Errorf("%s.args[%d].op: unknown operator %q", field, j, a.Op)
+			}
+			if a.Index > 5 {
+				return fmt.Errorf("%s.args[%d].index: %d is out of range (0-5)", field, j, a.Index)
+			}
+		}
+	}
+	return nil
+}
+
+func checkAction(field string, a specs.LinuxSeccompAction, hasErrno bool) error {
+	if a == specs.ActNotify {
+		return fmt.Errorf("%s: SCMP_ACT_NOTIFY is not supported by rt yet", field)
+	}
+	if !contains(Actions, string(a)) {
+		return fmt.Errorf("%s: unknown action %q", field, a)
+	}
+	// The spec: errnoRet is only meaningful for actions that return one.
+	if hasErrno && a != specs.ActErrno && a != specs.ActTrace {
+		return fmt.Errorf("%s: errnoRet is set but %s does not return an errno", field, a)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// libseccompArch maps "SCMP_ARCH_X86_64" to libseccomp's "x86_64".
+func libseccompArch(a specs.Arch) string {
+	return strings.ToLower(strings.TrimPrefix(string(a), "SCMP_ARCH_"))
+}
