@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: all rt demo test root-check unit integration vet ci clean
+.PHONY: all rt demo test root-check unit integration vet ci clean conformance conformance-suite
 
 all: rt
 
@@ -44,6 +44,56 @@ root-check:
 ci:
 	hack/setup.sh test
 	$(MAKE) test
+	$(MAKE) conformance
+	$(MAKE) bench-smoke
+
+# The OCI runtime-tools validation suite: `make conformance [RUNTIME=runc|crun|PATH]`.
+# @latest (v0.9.0) no longer builds against runtime-spec 1.3; master does.
+RUNTIME_TOOLS := github.com/opencontainers/runtime-tools
+RUNTIME_TOOLS_VERSION := v0.9.1-0.20251205004911-5e639034dcdc
+CONF := build/conformance
+RUNTIME ?= ./rt
+
+conformance: root-check $(if $(filter ./rt rt $(CURDIR)/rt,$(RUNTIME)),rt) conformance-suite
+	$(GO) build -o $(CONF)/runner ./hack/conformance
+	$(CONF)/runner -runtime $(RUNTIME) -suite $(CONF)/bin -rootfs $(CONF)/rootfs-amd64.tar.gz \
+		-expected hack/conformance/expected-failures.txt -out $(CONF)/results-$(notdir $(RUNTIME)).md
+
+# The test binaries and runtimetest (static: it runs inside busybox bundles),
+# installed through the module proxy, and the busybox-static rootfs tarball.
+conformance-suite: $(CONF)/bin/.installed-$(RUNTIME_TOOLS_VERSION) $(CONF)/rootfs-amd64.tar.gz
+
+$(CONF)/bin/.installed-$(RUNTIME_TOOLS_VERSION):
+	rm -rf $(CONF)/bin && mkdir -p $(CONF)/bin
+	cd / && GOBIN=$(abspath $(CONF)/bin) CGO_ENABLED=0 GOFLAGS= $(GO) install -tags netgo,osusergo \
+		$(RUNTIME_TOOLS)/validation/...@$(RUNTIME_TOOLS_VERSION) \
+		$(RUNTIME_TOOLS)/cmd/runtimetest@$(RUNTIME_TOOLS_VERSION)
+	touch $@
+
+$(CONF)/rootfs-amd64.tar.gz: hack/mkrootfs.sh
+	hack/setup.sh demo
+	rm -rf $(CONF)/rootfs && hack/mkrootfs.sh $(CONF)/rootfs
+	tar --numeric-owner -C $(CONF)/rootfs -czf $@.tmp . && mv $@.tmp $@
+	rm -rf $(CONF)/rootfs
+
+# rt against runc and crun, interleaved, as a markdown table (the README's
+# numbers; build/bench/last.md keeps a copy). Needs runc, crun and
+# busybox-static (hack/setup.sh test). BENCH_FLAGS adds harness flags
+# (build/bench/bench -h). bench-smoke: a few repetitions, no thresholds, for CI.
+.PHONY: bench bench-smoke bench-prep
+BENCH := build/bench
+BENCH_FLAGS ?=
+
+bench: bench-prep
+	$(BENCH)/bench -o $(BENCH)/last.md $(BENCH_FLAGS)
+
+bench-smoke: bench-prep
+	$(BENCH)/bench -reps 5 -seq-reps 1 -seq-n 20 -conc-reps 2 $(BENCH_FLAGS)
+
+bench-prep: root-check rt
+	$(GO) build -o $(BENCH)/bench ./hack/bench
+	$(GO) build -o $(BENCH)/spawn ./hack/bench/spawn
+	test -x $(BENCH)/rootfs/bin/busybox || hack/mkrootfs.sh $(BENCH)/rootfs
 
 clean:
 	rm -rf rt build
