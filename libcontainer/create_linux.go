@@ -330,11 +330,11 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	seccompc := make(chan compiled, 1)
 	go func() {
-		var c compiled
+		var r compiled
 		if spec.Linux != nil && spec.Linux.Seccomp != nil {
-			c.prog, c.err = seccomp.Compile(spec.Linux.Seccomp)
+			r.prog, r.err = seccomp.CompileCached(spec.Linux.Seccomp, SeccompCacheDir)
 		}
-		seccompc <- c
+		seccompc <- r
 	}()
 	if _, err := parentSync.expect(msgHooks, onLog); err != nil {
 		return fail(err)
@@ -384,6 +384,10 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	t.mark("write state")
 	return proc, nil
 }
+
+// SeccompCacheDir holds compiled seccomp programs (see
+// seccomp.CompileCached); it is a cache, not container state.
+var SeccompCacheDir = "/var/cache/rt/seccomp"
 
 // recordInit saves init's pid, start time and cgroups while create is still
 // running.

@@ -54,8 +54,8 @@ func ValidateID(id string) error {
 	if id == "" {
 		return errors.New("container id must not be empty")
 	}
-	if id == "." || id == ".." || !idRe.MatchString(id) || len(id) > 1024 {
-		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-', '.'", id)
+	if strings.HasPrefix(id, ".") || !idRe.MatchString(id) || len(id) > 1024 {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-', '.' (not first)", id)
 	}
 	return nil
 }

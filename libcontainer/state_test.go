@@ -58,7 +58,7 @@ func TestValidateID(t *testing.T) {
 			t.Errorf("%q: unexpected error %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", ".", "..", "a/b", "../x", "a b", "x\x00"} {
+	for _, bad := range []string{"", ".", "..", ".seccomp-cache", "a/b", "../x", "a b", "x\x00"} {
 		if err := ValidateID(bad); err == nil {
 			t.Errorf("%q: expected an error", bad)
 		}

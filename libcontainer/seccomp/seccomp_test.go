@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +87,38 @@ func BenchmarkCompile300(b *testing.B) {
 		if _, err := Compile(s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCompileCached(t *testing.T) {
+	dir := t.TempDir()
+	s := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+	want, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a miss, then a hit
+		got, err := CompileCached(s, dir)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("round %d: %v, program differs: %v", i, err, string(got) != string(want))
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("cache holds %d entries, want 1", len(ents))
+	}
+	// A damaged entry is recompiled, not loaded.
+	os.WriteFile(filepath.Join(dir, ents[0].Name()), []byte("bad"), 0o600)
+	if got, err := CompileCached(s, dir); err != nil || string(got) != string(want) {
+		t.Fatalf("after damage: %v", err)
+	}
+	// Another profile is another entry.
+	s.Syscalls[0].Names = []string{"rmdir"}
+	if _, err := CompileCached(s, dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Fatalf("cache holds %d entries, want 2", len(ents))
 	}
 }
