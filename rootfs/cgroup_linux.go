@@ -111,14 +111,20 @@ func isCgroup2Host() bool {
 // mountCgroup handles a mount of type cgroup (or cgroup2). On a cgroup2
 // host, or for an explicit cgroup2 type, one cgroup2 mount; on v1/hybrid,
 // a tmpfs with one mount per hierarchy (runc's layout).
-func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *MountOptions) error {
-	own, err := ownCgroups()
-	if err != nil {
-		return fmt.Errorf("read /proc/self/cgroup: %w", err)
+func mountCgroup(c *Config, root *rootDir, m specs.Mount, dest string, opts *MountOptions) error {
+	// Our own cgroups are only needed to bind them (no cgroup namespace and
+	// no CgroupPaths entry).
+	var own map[string]string
+	if !c.CgroupNS {
+		var err error
+		if own, err = ownCgroups(); err != nil {
+			return fmt.Errorf("read /proc/self/cgroup: %w", err)
+		}
 	}
-	if m.Type == "cgroup2" || isCgroup2Host() {
+	v2host := isCgroup2Host()
+	if m.Type == "cgroup2" || v2host {
 		h := hierarchy{name: "unified", v2: true, mountpoint: hostCgroupRoot, root: "/"}
-		if !isCgroup2Host() {
+		if !v2host {
 			hs, err := hostHierarchies()
 			if err != nil {
 				return err
@@ -129,7 +135,13 @@ func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *Mou
 			}
 			h = hs[i]
 		}
-		return mountHierarchy(c, root, &h, dest, opts.Flags, own)
+		dst, err := openDest(root, dest, false)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dst)
+		reopen := func() (int, error) { return reopenMounted(root, dest) }
+		return mountHierarchy(c, dst, reopen, &h, opts.Flags, own)
 	}
 	hs, err := hostHierarchies()
 	if err != nil {
@@ -139,7 +151,7 @@ func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *Mou
 	if err != nil {
 		return err
 	}
-	defer dst.Close()
+	defer unix.Close(dst)
 	tmpfsFlags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	if err := sys.Mount("tmpfs", fdPath(dst), "tmpfs", tmpfsFlags, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs for cgroup v1: %w", err)
@@ -148,10 +160,10 @@ func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *Mou
 	if err != nil {
 		return err
 	}
-	defer tm.Close()
+	defer unix.Close(tm)
 	for i := range hs {
 		h := &hs[i]
-		if err := mountHierarchy(c, root, h, filepath.Join(dest, h.name), opts.Flags, own); err != nil {
+		if err := mountHierarchyIn(c, tm, dest, h, opts.Flags, own); err != nil {
 			return fmt.Errorf("cgroup %s: %w", h.name, err)
 		}
 		// Comounted controllers get symlinks, e.g. cpu -> cpu,cpuacct.
@@ -159,7 +171,7 @@ func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *Mou
 			if ctl == h.name || strings.HasPrefix(ctl, "name=") {
 				continue
 			}
-			if err := sys.Symlinkat(h.name, int(tm.Fd()), ctl); err != nil && err != unix.EEXIST {
+			if err := sys.Symlinkat(h.name, tm, ctl); err != nil && err != unix.EEXIST {
 				return fmt.Errorf("symlink cgroup %s -> %s: %w", ctl, h.name, err)
 			}
 		}
@@ -172,16 +184,26 @@ func mountCgroup(c *Config, root *os.File, m specs.Mount, dest string, opts *Mou
 	return applyAfter(tm, opts)
 }
 
-// mountHierarchy mounts one hierarchy at dest: a real cgroup filesystem
-// when the container has a cgroup namespace (it then sees its own cgroup as
-// the root), else a bind mount of the container's cgroup directory.
-func mountHierarchy(c *Config, root *os.File, h *hierarchy, dest string, flags uintptr, own map[string]string) error {
-	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
-	dst, err := openDest(root, dest, false)
+// mountHierarchyIn mounts hierarchy h at h.name in the cgroup v1 tmpfs tm,
+// which we have just mounted and hold: the directory is made and opened
+// relative to tm, one component and no symlinks, instead of resolving the
+// whole destination from the rootfs again.
+func mountHierarchyIn(c *Config, tm int, dest string, h *hierarchy, flags uintptr, own map[string]string) error {
+	dst, err := mkdirAt(tm, h.name)
 	if err != nil {
-		return err
+		return fmt.Errorf("mkdir %s/%s: %w", dest, h.name, err)
 	}
-	defer dst.Close()
+	defer unix.Close(dst)
+	reopen := func() (int, error) { return reopenMountedAt(tm, h.name, dest+"/"+h.name) }
+	return mountHierarchy(c, dst, reopen, h, flags, own)
+}
+
+// mountHierarchy mounts one hierarchy on dst: a real cgroup filesystem
+// when the container has a cgroup namespace (it then sees its own cgroup as
+// the root), else a bind mount of the container's cgroup directory, which
+// reopen finds again to apply flags.
+func mountHierarchy(c *Config, dst int, reopen func() (int, error), h *hierarchy, flags uintptr, own map[string]string) error {
+	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
 	if c.CgroupNS {
 		typ, data := "cgroup", strings.Join(h.controllers, ",")
 		if h.v2 {
@@ -196,21 +218,21 @@ func mountHierarchy(c *Config, root *os.File, h *hierarchy, dest string, flags u
 	if err != nil {
 		return err
 	}
-	src, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	src, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open container cgroup: %w", err)
+		return fmt.Errorf("open container cgroup %s: %w", dir, err)
 	}
-	defer src.Close()
+	defer unix.Close(src)
 	if err := sys.Mount(fdPath(src), fdPath(dst), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", dir, err)
 	}
 	if flags == 0 {
 		return nil
 	}
-	mnt, err := reopenMounted(root, dest)
+	mnt, err := reopen()
 	if err != nil {
 		return err
 	}
-	defer mnt.Close()
+	defer unix.Close(mnt)
 	return remountBind(mnt, flags)
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -90,20 +89,49 @@ func deviceMode(d *specs.LinuxDevice) (uint32, int, error) {
 	return typ | perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))), nil
 }
 
-func createDevices(c *Config, root *os.File) error {
+// dirCache keeps the directories devices go into open, so the six
+// default devices and the /dev links resolve /dev once, not once each.
+type dirCache struct {
+	root *rootDir
+	fds  map[string]int
+}
+
+func newDirCache(root *rootDir) *dirCache { return &dirCache{root: root, fds: map[string]int{}} }
+
+// get opens (creating it when missing) the directory path in the root.
+func (d *dirCache) get(path string) (int, error) {
+	if fd, ok := d.fds[path]; ok {
+		return fd, nil
+	}
+	fd, err := d.root.mkdirAll(path)
+	if err != nil {
+		return -1, fmt.Errorf("mkdir %s in rootfs: %w", path, err)
+	}
+	d.fds[path] = fd
+	return fd, nil
+}
+
+func (d *dirCache) Close() {
+	for _, fd := range d.fds {
+		unix.Close(fd)
+	}
+	clear(d.fds)
+}
+
+func createDevices(c *Config, dirs *dirCache) error {
 	devs, labels := deviceList(c)
 	// Modes must be exact; umask is per process and restored after.
 	old := sys.Umask(0)
 	defer sys.Umask(old)
 	for i := range devs {
-		if err := createDevice(root, &devs[i], c.UserNS); err != nil {
+		if err := createDevice(dirs, &devs[i], c.UserNS); err != nil {
 			return fmt.Errorf("%s: %w", labels[i], err)
 		}
 	}
 	return nil
 }
 
-func createDevice(root *os.File, d *specs.LinuxDevice, userNS bool) error {
+func createDevice(dirs *dirCache, d *specs.LinuxDevice, userNS bool) error {
 	if !filepath.IsAbs(d.Path) {
 		return fmt.Errorf("path %q is not absolute", d.Path)
 	}
@@ -115,17 +143,16 @@ func createDevice(root *os.File, d *specs.LinuxDevice, userNS bool) error {
 	if err != nil {
 		return err
 	}
-	dir, err := pathrs.MkdirAllHandle(root, filepath.Dir(path), 0o755)
+	dir, err := dirs.get(filepath.Dir(path))
 	if err != nil {
-		return fmt.Errorf("mkdir %s in rootfs: %w", filepath.Dir(path), err)
+		return err
 	}
-	defer dir.Close()
 	name := filepath.Base(path)
 	if userNS && mode&unix.S_IFMT != unix.S_IFIFO {
 		return bindDevice(dir, name, d, mode, dev)
 	}
 	// mknodat never follows a symlink at name: an existing entry is EEXIST.
-	err = sys.Mknodat(int(dir.Fd()), name, mode, dev)
+	err = sys.Mknodat(dir, name, mode, dev)
 	switch {
 	case errors.Is(err, unix.EEXIST):
 		return nil // like runc, keep what the rootfs or an earlier mount has
@@ -141,7 +168,7 @@ func createDevice(root *os.File, d *specs.LinuxDevice, userNS bool) error {
 	if d.GID != nil {
 		gid = int(*d.GID)
 	}
-	if err := sys.Fchownat(int(dir.Fd()), name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := sys.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	return nil
@@ -149,14 +176,14 @@ func createDevice(root *os.File, d *specs.LinuxDevice, userNS bool) error {
 
 // bindDevice bind-mounts the host's node (same path) when mknod is not
 // allowed (user namespace). The host node must be the device asked for.
-func bindDevice(dir *os.File, name string, d *specs.LinuxDevice, mode uint32, dev int) error {
-	src, err := os.OpenFile(d.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+func bindDevice(dir int, name string, d *specs.LinuxDevice, mode uint32, dev int) error {
+	src, err := unix.Open(d.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open host device for bind: %w", err)
+		return fmt.Errorf("open host device %s for bind: %w", d.Path, err)
 	}
-	defer src.Close()
+	defer unix.Close(src)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+	if err := unix.Fstat(src, &st); err != nil {
 		return fmt.Errorf("stat host device: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != mode&unix.S_IFMT || int(st.Rdev) != dev {
@@ -165,45 +192,43 @@ func bindDevice(dir *os.File, name string, d *specs.LinuxDevice, mode uint32, de
 	if err := createFileAt(dir, name); err != nil {
 		return fmt.Errorf("create mountpoint: %w", err)
 	}
-	dst, err := openNoFollow(dir, name)
+	dst, _, err := openNoFollow(dir, name)
 	if err != nil {
 		return err
 	}
-	defer dst.Close()
+	defer unix.Close(dst)
 	if err := sys.Mount(fdPath(src), fdPath(dst), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind host device: %w", err)
 	}
 	return nil
 }
 
-// openNoFollow opens name in dir as O_PATH and refuses a symlink.
-func openNoFollow(dir *os.File, name string) (*os.File, error) {
-	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// openNoFollow opens name in dir as O_PATH and refuses a symlink. It
+// returns the stat it checked with.
+func openNoFollow(dir int, name string) (int, *unix.Stat_t, error) {
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return -1, nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	f := os.NewFile(uintptr(fd), name)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %s: %w", name, err)
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("stat %s: %w", name, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		f.Close()
-		return nil, fmt.Errorf("%s is a symlink", name)
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("%s is a symlink", name)
 	}
-	return f, nil
+	return fd, &st, nil
 }
 
 // setupDevLinks makes /dev/ptmx point into the container's devpts and
 // adds the /proc/self/fd links (and /dev/core when the kernel has kcore).
-func setupDevLinks(root *os.File) error {
-	dev, err := pathrs.MkdirAllHandle(root, "/dev", 0o755)
+func setupDevLinks(dirs *dirCache) error {
+	dfd, err := dirs.get("/dev")
 	if err != nil {
-		return fmt.Errorf("mkdir /dev in rootfs: %w", err)
+		return err
 	}
-	defer dev.Close()
-	dfd := int(dev.Fd())
 	if err := sys.Unlinkat(dfd, "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove /dev/ptmx: %w", err)
 	}

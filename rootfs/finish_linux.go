@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,10 +23,10 @@ func Finish(c *Config) error {
 			return fmt.Errorf("linux.readonlyPaths[%d] %s: %w", i, p, err)
 		}
 	}
-	var devNull *os.File
+	devNull := -1
 	defer func() {
-		if devNull != nil {
-			devNull.Close()
+		if devNull >= 0 {
+			unix.Close(devNull)
 		}
 	}()
 	for i, p := range c.MaskedPaths {
@@ -49,7 +48,7 @@ func Finish(c *Config) error {
 		}
 	}
 	if c.Readonly {
-		if err := remountBind(root, unix.MS_RDONLY); err != nil {
+		if err := remountBind(root.fd, unix.MS_RDONLY); err != nil {
 			return fmt.Errorf("root.readonly: %w", err)
 		}
 	}
@@ -59,38 +58,38 @@ func Finish(c *Config) error {
 // remountReadonly makes the mount at dest read-only with a per-mount
 // (MS_BIND) remount: a superblock remount of a shared superblock such as
 // devtmpfs would make the host's /dev read-only too.
-func remountReadonly(root *os.File, dest string, flags uintptr) error {
-	f, err := pathrs.OpenatInRoot(root, dest)
+func remountReadonly(root *rootDir, dest string, flags uintptr) error {
+	fd, err := root.open(dest, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dest, err)
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	// The remount replaces the mount's flags, so the others are passed too.
-	return remountBind(f, flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT)|unix.MS_RDONLY)
+	return remountBind(fd, flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT)|unix.MS_RDONLY)
 }
 
 // readonlyPath binds path onto itself and makes the whole subtree
 // read-only; a missing path is ignored.
-func readonlyPath(root *os.File, path string) error {
+func readonlyPath(root *rootDir, path string) error {
 	dest := cleanDest(path)
-	f, err := pathrs.OpenatInRoot(root, dest)
+	fd, err := root.open(dest, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	defer f.Close()
-	if err := sys.Mount(fdPath(f), fdPath(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	defer unix.Close(fd)
+	if err := sys.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind onto itself: %w", err)
 	}
 	mnt, err := reopenMounted(root, dest)
 	if err != nil {
 		return err
 	}
-	defer mnt.Close()
+	defer unix.Close(mnt)
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	err = sys.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	err = sys.MountSetattr(mnt, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
 	if errors.Is(err, unix.ENOSYS) {
 		return remountBind(mnt, unix.MS_RDONLY) // kernel < 5.12: top mount only
 	}
@@ -102,31 +101,31 @@ func readonlyPath(root *os.File, path string) error {
 
 // maskPath hides path: /dev/null over a file, an empty read-only tmpfs
 // over a directory. A missing path is ignored.
-func maskPath(root *os.File, devNull **os.File, path string) error {
-	f, err := pathrs.OpenatInRoot(root, cleanDest(path))
+func maskPath(root *rootDir, devNull *int, path string) error {
+	fd, err := root.open(cleanDest(path), 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("stat: %w", err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		if err := sys.Mount("tmpfs", fdPath(f), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		if err := sys.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 			return fmt.Errorf("mount read-only tmpfs: %w", err)
 		}
 		return nil
 	}
-	if *devNull == nil {
+	if *devNull < 0 {
 		if *devNull, err = openDevNull(root); err != nil {
 			return err
 		}
 	}
-	if err := sys.Mount(fdPath(*devNull), fdPath(f), "", unix.MS_BIND, ""); err != nil {
+	if err := sys.Mount(fdPath(*devNull), fdPath(fd), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind /dev/null: %w", err)
 	}
 	return nil
@@ -136,26 +135,21 @@ func maskPath(root *os.File, devNull **os.File, path string) error {
 // null device: a container that replaced it (with a symlink to a procfs
 // file, CVE-2025-31133) would otherwise get that file bind-mounted
 // read-write over the masked paths.
-func openDevNull(root *os.File) (*os.File, error) {
-	dev, err := pathrs.OpenatInRoot(root, "/dev")
+func openDevNull(root *rootDir) (int, error) {
+	dev, err := root.open("/dev", unix.O_DIRECTORY)
 	if err != nil {
-		return nil, fmt.Errorf("open /dev: %w", err)
+		return -1, fmt.Errorf("open /dev: %w", err)
 	}
-	defer dev.Close()
-	f, err := openNoFollow(dev, "null")
+	defer unix.Close(dev)
+	fd, st, err := openNoFollow(dev, "null")
 	if err != nil {
-		return nil, fmt.Errorf("/dev/null is not the null device, refusing to mask with it: %w", err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat /dev/null: %w", err)
+		return -1, fmt.Errorf("/dev/null is not the null device, refusing to mask with it: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
-		f.Close()
-		return nil, fmt.Errorf("/dev/null is not the null device (char 1:3), refusing to mask with it")
+		unix.Close(fd)
+		return -1, fmt.Errorf("/dev/null is not the null device (char 1:3), refusing to mask with it")
 	}
-	return f, nil
+	return fd, nil
 }
 
 const ptySlaveMajor = 136 // UNIX98_PTY_SLAVE_MAJOR; 8 majors are reserved
@@ -171,36 +165,36 @@ func MountConsole(slavePath string) error {
 		return err
 	}
 	defer root.Close()
-	slave, err := pathrs.OpenatInRoot(root, cleanDest(slavePath))
+	slave, err := root.open(cleanDest(slavePath), 0)
 	if err != nil {
 		return fmt.Errorf("open console %s: %w", slavePath, err)
 	}
-	defer slave.Close()
+	defer unix.Close(slave)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(slave.Fd()), &st); err != nil {
+	if err := unix.Fstat(slave, &st); err != nil {
 		return fmt.Errorf("stat console %s: %w", slavePath, err)
 	}
 	var fs unix.Statfs_t
-	if err := unix.Fstatfs(int(slave.Fd()), &fs); err != nil {
+	if err := unix.Fstatfs(slave, &fs); err != nil {
 		return fmt.Errorf("statfs console %s: %w", slavePath, err)
 	}
 	major := unix.Major(st.Rdev)
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || major < ptySlaveMajor || major >= ptySlaveMajor+8 || fs.Type != unix.DEVPTS_SUPER_MAGIC {
 		return fmt.Errorf("console %s is not a pty slave on devpts", slavePath)
 	}
-	dev, err := pathrs.MkdirAllHandle(root, "/dev", 0o755)
+	dev, err := root.mkdirAll("/dev")
 	if err != nil {
 		return fmt.Errorf("mkdir /dev: %w", err)
 	}
-	defer dev.Close()
+	defer unix.Close(dev)
 	if err := createFileAt(dev, "console"); err != nil {
 		return fmt.Errorf("create /dev/console: %w", err)
 	}
-	console, err := openNoFollow(dev, "console")
+	console, _, err := openNoFollow(dev, "console")
 	if err != nil {
 		return fmt.Errorf("/dev/console: %w", err)
 	}
-	defer console.Close()
+	defer unix.Close(console)
 	if err := sys.Mount(fdPath(slave), fdPath(console), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s onto /dev/console: %w", slavePath, err)
 	}

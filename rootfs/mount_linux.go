@@ -5,24 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
-
-// fdPath names a handle for mount(2) so the kernel uses the object we
-// resolved instead of walking a path string again.
-func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
-
-func openRoot(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open rootfs: %w", err)
-	}
-	return f, nil
-}
 
 // cleanDest makes a mount destination absolute inside the container; the
 // spec (1.3) treats a relative destination as relative to "/".
@@ -31,43 +17,43 @@ func cleanDest(dest string) string { return filepath.Clean("/" + dest) }
 // openDest opens the destination inside root, creating it (a directory, or
 // an empty file when file is set) when missing. Nothing is created through
 // a symlink that leaves the rootfs: all lookups are scoped to root.
-func openDest(root *os.File, dest string, file bool) (*os.File, error) {
+func openDest(root *rootDir, dest string, file bool) (int, error) {
 	if dest == "/" {
-		return nil, errors.New("destination is the rootfs itself")
+		return -1, errors.New("destination is the rootfs itself")
 	}
-	f, err := pathrs.OpenatInRoot(root, dest)
+	fd, err := root.open(dest, 0)
 	if err == nil {
-		return f, nil
+		return fd, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
+		return -1, fmt.Errorf("open %s in rootfs: %w", dest, err)
 	}
 	if !file {
-		d, err := pathrs.MkdirAllHandle(root, dest, 0o755)
+		d, err := root.mkdirMissing(dest)
 		if err != nil {
-			return nil, fmt.Errorf("mkdir %s in rootfs: %w", dest, err)
+			return -1, fmt.Errorf("mkdir %s in rootfs: %w", dest, err)
 		}
 		return d, nil
 	}
-	dir, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
+	dir, err := root.mkdirAll(filepath.Dir(dest))
 	if err != nil {
-		return nil, fmt.Errorf("mkdir %s in rootfs: %w", filepath.Dir(dest), err)
+		return -1, fmt.Errorf("mkdir %s in rootfs: %w", filepath.Dir(dest), err)
 	}
-	defer dir.Close()
+	defer unix.Close(dir)
 	if err := createFileAt(dir, filepath.Base(dest)); err != nil {
-		return nil, fmt.Errorf("create %s in rootfs: %w", dest, err)
+		return -1, fmt.Errorf("create %s in rootfs: %w", dest, err)
 	}
-	f, err = pathrs.OpenatInRoot(root, dest)
+	fd, err = root.open(dest, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
+		return -1, fmt.Errorf("open %s in rootfs: %w", dest, err)
 	}
-	return f, nil
+	return fd, nil
 }
 
 // createFileAt creates an empty mountpoint file; O_NOFOLLOW|O_EXCL refuses
 // to write through a symlink planted at name.
-func createFileAt(dir *os.File, name string) error {
-	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+func createFileAt(dir int, name string) error {
+	fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
 	if errors.Is(err, unix.EEXIST) {
 		return nil
 	}
@@ -80,25 +66,45 @@ func createFileAt(dir *os.File, name string) error {
 // reopenMounted re-resolves dest after a mount: the old handle still points
 // below the new mount, and remounts or propagation changes must reach the
 // new one.
-func reopenMounted(root *os.File, dest string) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, dest)
+func reopenMounted(root *rootDir, dest string) (int, error) {
+	fd, err := root.open(dest, 0)
 	if err != nil {
-		return nil, fmt.Errorf("reopen %s after mount: %w", dest, err)
+		return -1, fmt.Errorf("reopen %s after mount: %w", dest, err)
 	}
-	ok, err := sys.IsMountRoot(int(f.Fd()))
+	if err := checkMountRoot(fd, dest); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// reopenMountedAt is reopenMounted for one component in a directory we
+// hold (a cgroup tmpfs we just mounted): no symlink is followed.
+func reopenMountedAt(dir int, name, dest string) (int, error) {
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("statx %s after mount: %w", dest, err)
+		return -1, fmt.Errorf("reopen %s after mount: %w", dest, err)
+	}
+	if err := checkMountRoot(fd, dest); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func checkMountRoot(fd int, dest string) error {
+	ok, err := sys.IsMountRoot(fd)
+	if err != nil {
+		return fmt.Errorf("statx %s after mount: %w", dest, err)
 	}
 	if !ok {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a mount point after mounting (raced with a rename?)", dest)
+		return fmt.Errorf("%s is not a mount point after mounting (raced with a rename?)", dest)
 	}
-	return f, nil
+	return nil
 }
 
 // mountEntry applies one entry of the config's mounts list.
-func mountEntry(c *Config, root *os.File, m specs.Mount) error {
+func mountEntry(c *Config, root *rootDir, m specs.Mount) error {
 	if m.Destination == "" {
 		return errors.New("destination is empty")
 	}
@@ -126,46 +132,50 @@ func mountEntry(c *Config, root *os.File, m specs.Mount) error {
 }
 
 // remountEntry changes an existing mount ("remount" in the options).
-func remountEntry(root *os.File, m specs.Mount, dest string, opts *MountOptions) error {
-	f, err := pathrs.OpenatInRoot(root, dest)
+func remountEntry(root *rootDir, m specs.Mount, dest string, opts *MountOptions) error {
+	fd, err := root.open(dest, 0)
 	if err != nil {
 		return fmt.Errorf("open %s in rootfs: %w", dest, err)
 	}
-	defer f.Close()
-	if err := sys.Mount(m.Source, fdPath(f), m.Type, opts.Flags, opts.Data); err != nil {
+	defer unix.Close(fd)
+	if err := sys.Mount(m.Source, fdPath(fd), m.Type, opts.Flags, opts.Data); err != nil {
 		return fmt.Errorf("remount: %w", err)
 	}
-	return applyAfter(f, opts)
+	return applyAfter(fd, opts)
 }
 
-func mountBind(c *Config, root *os.File, source, dest string, opts *MountOptions) error {
+func mountBind(c *Config, root *rootDir, source, dest string, opts *MountOptions) error {
 	if !filepath.IsAbs(source) {
 		return fmt.Errorf("bind source %q is not absolute (resolve it against the bundle first)", source)
 	}
-	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	src, err := unix.Open(source, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open bind source: %w", err)
+		return fmt.Errorf("open bind source: %w", &os.PathError{Op: "open", Path: source, Err: err})
 	}
-	defer src.Close()
-	st, err := src.Stat()
-	if err != nil {
+	defer unix.Close(src)
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
 		return fmt.Errorf("stat bind source: %w", err)
 	}
-	dst, err := openDest(root, dest, !st.IsDir())
+	dst, err := openDest(root, dest, st.Mode&unix.S_IFMT != unix.S_IFDIR)
 	if err != nil {
 		return err
 	}
-	defer dst.Close()
+	defer unix.Close(dst)
 	if err := sys.Mount(fdPath(src), fdPath(dst), "", unix.MS_BIND|opts.Flags&unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", source, err)
+	}
+	// A bind mount ignores every flag but MS_REC; a remount applies them.
+	remount := opts.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0
+	if !remount && !opts.needsAfter() {
+		return nil
 	}
 	mnt, err := reopenMounted(root, dest)
 	if err != nil {
 		return err
 	}
-	defer mnt.Close()
-	// A bind mount ignores every flag but MS_REC; a remount applies them.
-	if opts.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+	defer unix.Close(mnt)
+	if remount {
 		if err := remountBind(mnt, opts.Flags&^unix.MS_REC); err != nil {
 			return err
 		}
@@ -176,7 +186,7 @@ func mountBind(c *Config, root *os.File, source, dest string, opts *MountOptions
 // remountBind applies flags to a bind mount. In a user namespace the kernel
 // refuses to clear flags that are locked on the source (nodev, nosuid, ...)
 // with EPERM, so like runc we retry keeping the source's flags.
-func remountBind(mnt *os.File, flags uintptr) error {
+func remountBind(mnt int, flags uintptr) error {
 	flags |= unix.MS_BIND | unix.MS_REMOUNT
 	err := sys.Mount("", fdPath(mnt), "", flags, "")
 	if !errors.Is(err, unix.EPERM) {
@@ -186,7 +196,7 @@ func remountBind(mnt *os.File, flags uintptr) error {
 		return nil
 	}
 	var s unix.Statfs_t
-	if err := unix.Fstatfs(int(mnt.Fd()), &s); err != nil {
+	if err := unix.Fstatfs(mnt, &s); err != nil {
 		return fmt.Errorf("statfs for locked flags: %w", err)
 	}
 	flags |= lockedFlags(uintptr(s.Flags), flags)
@@ -210,9 +220,13 @@ func lockedFlags(st, want uintptr) uintptr {
 	return keep
 }
 
+// needsAfter reports whether applyAfter has anything to do, so a mount
+// that needs nothing more is not re-opened.
+func (o *MountOptions) needsAfter() bool { return len(o.Propagation) > 0 || o.HasRecAttr() }
+
 // applyAfter sets propagation (one mount(2) call each) and the recursive
 // attributes on a freshly made mount.
-func applyAfter(mnt *os.File, opts *MountOptions) error {
+func applyAfter(mnt int, opts *MountOptions) error {
 	for _, p := range opts.Propagation {
 		if err := sys.Mount("", fdPath(mnt), "", p, ""); err != nil {
 			return fmt.Errorf("set propagation %#x: %w", p, err)
@@ -220,7 +234,7 @@ func applyAfter(mnt *os.File, opts *MountOptions) error {
 	}
 	if opts.HasRecAttr() {
 		attr := unix.MountAttr{Attr_set: opts.RecAttrSet, Attr_clr: opts.RecAttrClr}
-		if err := sys.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		if err := sys.MountSetattr(mnt, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 			return fmt.Errorf("mount_setattr(set=%#x, clr=%#x): %w", attr.Attr_set, attr.Attr_clr, err)
 		}
 	}
@@ -232,7 +246,7 @@ func applyAfter(mnt *os.File, opts *MountOptions) error {
 func delayReadonly(typ, dest string) bool { return typ == "tmpfs" || dest == "/dev" }
 
 // mountFS mounts a filesystem (proc, sysfs, tmpfs, devpts, mqueue, ...).
-func mountFS(c *Config, root *os.File, m specs.Mount, dest string, opts *MountOptions) error {
+func mountFS(c *Config, root *rootDir, m specs.Mount, dest string, opts *MountOptions) error {
 	if m.Type == "" {
 		return errors.New("type is empty and options have no bind")
 	}
@@ -240,7 +254,7 @@ func mountFS(c *Config, root *os.File, m specs.Mount, dest string, opts *MountOp
 	if err != nil {
 		return err
 	}
-	defer dst.Close()
+	defer unix.Close(dst)
 	flags := opts.Flags
 	if delayReadonly(m.Type, dest) {
 		flags &^= unix.MS_RDONLY
@@ -258,17 +272,22 @@ func mountFS(c *Config, root *os.File, m specs.Mount, dest string, opts *MountOp
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Type, err)
 	}
+	remount := bound && flags&^unix.MS_REC != 0
+	copyup := opts.Tmpcopyup && m.Type == "tmpfs"
+	if !remount && !copyup && !opts.needsAfter() {
+		return nil // the common case: mount(2) took every flag
+	}
 	mnt, err := reopenMounted(root, dest)
 	if err != nil {
 		return err
 	}
-	defer mnt.Close()
-	if bound && flags&^unix.MS_REC != 0 {
+	defer unix.Close(mnt)
+	if remount {
 		if err := remountBind(mnt, flags&^unix.MS_REC); err != nil {
 			return err
 		}
 	}
-	if opts.Tmpcopyup && m.Type == "tmpfs" {
+	if copyup {
 		// dst still refers to the directory now hidden by the tmpfs.
 		if err := copyUp(dst, mnt); err != nil {
 			return fmt.Errorf("tmpcopyup %s: %w", dest, err)
@@ -280,7 +299,7 @@ func mountFS(c *Config, root *os.File, m specs.Mount, dest string, opts *MountOp
 // userNSFallback binds the host's instance when a user namespace may not
 // mount a fresh one (sysfs without a network namespace, mqueue without an
 // ipc namespace), as runc does.
-func userNSFallback(typ string, dst *os.File) error {
+func userNSFallback(typ string, dst int) error {
 	var host string
 	switch typ {
 	case "sysfs":

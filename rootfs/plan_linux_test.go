@@ -18,8 +18,9 @@ import (
 // checked without root. Lookups and directory creation still happen for
 // real in the temporary rootfs.
 type recorder struct {
-	rootfs string
-	ops    []string
+	rootfs  string
+	ops     []string
+	reopens int // IsMountRoot calls: handles re-opened after a mount
 }
 
 func (r *recorder) path(p string) string {
@@ -124,7 +125,7 @@ func (r *recorder) Fchdir(fd int) error {
 	return nil
 }
 func (r *recorder) Umask(mask int) int            { r.add("umask %o", mask); return 0o22 }
-func (r *recorder) IsMountRoot(int) (bool, error) { return true, nil }
+func (r *recorder) IsMountRoot(int) (bool, error) { r.reopens++; return true, nil }
 
 // useRecorder installs a recorder and a fake mount table for one test.
 func useRecorder(t *testing.T, rootfs string, mounts []*mountinfo.Info) *recorder {
@@ -167,15 +168,14 @@ func typicalConfig(rootfs, bindSrc string) *Config {
 func TestPreparePlan(t *testing.T) {
 	rootfs := t.TempDir()
 	bindSrc := t.TempDir()
-	rec := useRecorder(t, rootfs, []*mountinfo.Info{
-		{Mountpoint: "/", Optional: "shared:1"}, // a systemd host: pivot needs it private
-	})
+	// A stale table: after rslave no mount is shared, so Prepare must not
+	// even read it.
+	rec := useRecorder(t, rootfs, []*mountinfo.Info{{Mountpoint: "/", Optional: "shared:1"}})
 	if err := Prepare(typicalConfig(rootfs, bindSrc)); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"mount - / - SLAVE|REC",
-		"mount - / - PRIVATE",
 		"mount R R - BIND|REC",
 		"mount proc R/proc proc 0x0",
 		"mount tmpfs R/dev tmpfs NOSUID|STRICTATIME mode=755,size=65536k",
@@ -207,6 +207,11 @@ func TestPreparePlan(t *testing.T) {
 	}
 	if !reflect.DeepEqual(rec.ops, want) {
 		t.Errorf("plan:\n%s\nwant:\n%s", strings.Join(rec.ops, "\n"), strings.Join(want, "\n"))
+	}
+	// mount(2) takes every flag of the filesystems; only the bind needs its
+	// new mount re-opened (remount, propagation, mount_setattr).
+	if rec.reopens != 1 {
+		t.Errorf("%d handles re-opened after mounting, want 1 (R/data)", rec.reopens)
 	}
 }
 
@@ -245,6 +250,20 @@ func TestPreparePlanUserNSAndBindDev(t *testing.T) {
 	}
 	if got := strings.Join(rec.ops, "\n"); strings.Contains(got, "mknod") || strings.Contains(got, "symlink") {
 		t.Errorf("devices created over a bind-mounted /dev:\n%s", got)
+	}
+}
+
+// A shared rootfsPropagation keeps the host's "/" shared (a systemd host),
+// and pivot_root refuses a new root whose parent mount is shared.
+func TestPreparePlanSharedParent(t *testing.T) {
+	rootfs := t.TempDir()
+	rec := useRecorder(t, rootfs, []*mountinfo.Info{{Mountpoint: "/", Optional: "shared:1"}})
+	if err := Prepare(&Config{Rootfs: rootfs, Propagation: "rshared"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"mount - / - SHARED|REC", "mount - / - PRIVATE", "mount R R - BIND|REC"}
+	if len(rec.ops) < 3 || !reflect.DeepEqual(rec.ops[:3], want) {
+		t.Errorf("plan starts %q, want %q", rec.ops, want)
 	}
 }
 

@@ -35,8 +35,12 @@ func Prepare(c *Config) error {
 	if err := sys.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("set propagation %#x on / in the new mount namespace: %w", flag, err)
 	}
-	if err := parentMountPrivate(c.Rootfs); err != nil {
-		return err
+	// Only a shared propagation leaves the parent mount shared: slave and
+	// private turned every mount of the namespace non-shared.
+	if flag&unix.MS_SHARED != 0 {
+		if err := parentMountPrivate(c.Rootfs); err != nil {
+			return err
+		}
 	}
 	// A mount point of its own, so pivot_root works and the container's
 	// mounts stay below it.
@@ -57,10 +61,12 @@ func Prepare(c *Config) error {
 	if !needsSetupDev(c) {
 		return nil
 	}
-	if err := createDevices(c, root); err != nil {
+	dirs := newDirCache(root)
+	defer dirs.Close()
+	if err := createDevices(c, dirs); err != nil {
 		return err
 	}
-	return setupDevLinks(root)
+	return setupDevLinks(dirs)
 }
 
 // parentMountPrivate makes the mount holding the rootfs private when it is

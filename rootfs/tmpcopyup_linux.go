@@ -6,20 +6,23 @@ import (
 	"io"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
 // copyUp copies the tree of the directory handle from (hidden under a fresh
 // tmpfs) into the tmpfs root to, keeping modes and owners (tmpcopyup).
 // Every step is relative to a directory fd and never follows symlinks.
-func copyUp(from, to *os.File) error {
-	src, err := pathrs.Reopen(from, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+//
+// The O_PATH handles are re-opened readable through ".": that names the
+// directory itself without a path walk (and without procfs), so it still
+// reaches the directory under the tmpfs.
+func copyUp(from, to int) error {
+	src, err := openAt(from, ".", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := pathrs.Reopen(to, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	dst, err := openAt(to, ".", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
