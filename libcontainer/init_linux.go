@@ -157,7 +157,10 @@ func (in *initProc) run() {
 	if mountNS {
 		in.must("pivot root", rootfs.Pivot(rc))
 	} else {
-		// No mount namespace: chroot like runc, without touching the host's mounts.
+		// No mount namespace: chroot, without touching the host's mounts.
+		if len(spec.Mounts) > 0 || len(linux.MaskedPaths) > 0 || len(linux.ReadonlyPaths) > 0 || rc.Readonly {
+			logrus.Warn("no mount namespace: mounts, maskedPaths, readonlyPaths and root.readonly are not applied (they would land on the host)")
+		}
 		in.must("chroot", chrootNoMountNS(cfg.Rootfs))
 	}
 	if cfg.ConsoleFD >= 0 {
