@@ -54,7 +54,7 @@ func main() {
 		},
 		Before: setupLogging,
 		Commands: []*cli.Command{
-			createCommand, startCommand, runCommand, stateCommand, killCommand,
+			createCommand, startCommand, runCommand, execCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, featuresCommand,
 		},
 		// Commands report their own errors (see fatal); urfave must not print

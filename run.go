@@ -2,8 +2,8 @@ package main
 
 import (
 	"os"
-	"time"
 	"os/signal"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"

@@ -24,6 +24,12 @@ type initConfig struct {
 	NewUserNS  bool `json:"new_user_ns,omitempty"`
 	NewCgroup  bool `json:"new_cgroup_ns,omitempty"`
 
+	// Exec: this is an exec'd process joining a running container, not its
+	// init; Seccomp is then the container's compiled filter.
+	Exec         bool   `json:"exec,omitempty"`
+	Seccomp      []byte `json:"seccomp,omitempty"`
+	SeccompFlags uint   `json:"seccomp_flags,omitempty"`
+
 	ExecListenFD int `json:"exec_listen_fd"`
 	ConsoleFD    int `json:"console_fd"` // -1 when no terminal
 	PassedFDs    int `json:"passed_fds"` // fds 3..3+PassedFDs-1 go to the container

@@ -90,6 +90,47 @@ func setupConsole(sockFD int, size *specs.Box) error {
 	return nil
 }
 
+// setupExecConsole gives an exec'd process a pty of the container's devpts
+// as its stdio and controlling terminal (no /dev/console for it) and sends
+// the master over the console socket.
+func setupExecConsole(sockFD int, size *specs.Box) error {
+	defer unix.Close(sockFD)
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer master.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(master.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
+		return fmt.Errorf("/dev/ptmx is not the pty multiplexer (device %d:%d)", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open pty slave %s: %w", slavePath, err)
+	}
+	defer slave.Close()
+	if size != nil {
+		if err := master.Resize(console.WinSize{Height: uint16(size.Height), Width: uint16(size.Width)}); err != nil {
+			return fmt.Errorf("process.consoleSize: %w", err)
+		}
+	}
+	if err := unix.Sendmsg(sockFD, []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("send pty master over console socket: %w", err)
+	}
+	for i := 0; i <= 2; i++ {
+		if err := unix.Dup3(int(slave.Fd()), i, 0); err != nil {
+			return fmt.Errorf("dup pty slave to fd %d: %w", i, err)
+		}
+	}
+	return unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)
+}
+
 // recvFD receives one fd sent with SCM_RIGHTS.
 func recvFD(f *os.File) (*os.File, error) {
 	buf := make([]byte, 4096)

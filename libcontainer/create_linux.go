@@ -191,8 +191,13 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	cfg.NewUserNS = ns.newUser
 	cfg.NewCgroup = ns.newCgroup
 
+	path, closeExe, err := execPath(exe, len(extra))
+	if err != nil {
+		return nil, err
+	}
+	defer closeExe()
 	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Path:       path,
 		Args:       []string{"rt", "init"},
 		Env:        []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
 		Stdin:      os.Stdin,
@@ -557,6 +562,17 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("make sealed binary read-only: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "rt-sealed"), nil
+}
+
+// execPath returns "/proc/self/fd/N" for the sealed binary with N above
+// every fd the child receives: os/exec moves ExtraFiles into 3.. before it
+// resolves the path, which would otherwise name one of them.
+func execPath(exe *os.File, extra int) (string, func(), error) {
+	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 3+extra)
+	if err != nil {
+		return "", nil, fmt.Errorf("dup sealed binary: %w", err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", fd), func() { unix.Close(fd) }, nil
 }
 
 // cleanups undoes create's steps in reverse order.

@@ -56,6 +56,10 @@ func Init() {
 		os.Exit(1) // the parent is gone or confused; nobody to tell
 	}
 	in.cfg = m.Config
+	if in.cfg.Exec {
+		unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+		in.runExec() // never returns
+	}
 	// Hooks init starts must not inherit the control fds, nor the fds meant
 	// for the container (closeFDsFrom hands those back just before exec).
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
@@ -192,45 +196,7 @@ func (in *initProc) setupProcess() {
 	var path string
 	var env []string
 	if p != nil {
-		rl, err := rlimits.Parse(p.Rlimits)
-		in.must("process.rlimits", err)
-		in.must("apply process.rlimits", rlimits.Apply(rl))
-		// Every fd we do not hand over is close-on-exec, and rt marked all
-		// inherited fds close-on-exec at start-up, so no host directory fd
-		// reaches the container; the cwd check below catches a cwd that still
-		// escapes the root (CVE-2024-21626).
-		in.must("close fds", closeFDsFrom(3+cfg.PassedFDs))
-		env = withHome(p.Env, p.User.UID)
-		if cfg.ListenFDs > 0 {
-			env = append(env, "LISTEN_FDS="+strconv.Itoa(cfg.ListenFDs), "LISTEN_PID=1")
-		}
-		in.must("process.user", setUser(p.User))
-		// As the user, before capabilities are raised again: a cwd the
-		// user cannot enter is refused, as it would be for any process.
-		cwd := p.Cwd
-		if cwd == "" {
-			cwd = "/"
-		}
-		in.must("process.cwd", chdirInside(cwd))
-		if in.seccomp != nil && !p.NoNewPrivileges {
-			// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
-			// which the capability sets may drop: load it now, with the
-			// effective set raised back to the permitted one for the call.
-			// Only capset, prctl, the sync messages, accept, write and
-			// execve come after it (a profile may well forbid getcwd).
-			in.must("linux.seccomp", loadPrivileged(in.seccomp, in.seccompFlags))
-			in.seccomp = nil
-		}
-		if p.Capabilities != nil {
-			in.must("process.capabilities", caps.Apply(p.Capabilities))
-		} else {
-			in.must("process.capabilities", caps.Apply(&specs.LinuxCapabilities{}))
-		}
-		if p.NoNewPrivileges {
-			in.must("process.noNewPrivileges", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		}
-		path, err = lookPath(p.Args[0], env)
-		in.must("process.args[0]", err)
+		path, env = in.prepareProcess(p)
 	}
 	in.must("sync", in.conn.send(syncMsg{Type: msgReady}))
 	in.conn.f.Close()
@@ -441,4 +407,71 @@ func loadPrivileged(prog []byte, flags uint) error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return seccomp.Load(prog, flags)
+}
+
+// prepareProcess applies everything of p that lasts across execve, in the
+// order the kernel requires, and resolves the program: shared by the
+// container's init and by exec'd processes.
+func (in *initProc) prepareProcess(p *specs.Process) (path string, env []string) {
+	cfg := in.cfg
+	rl, err := rlimits.Parse(p.Rlimits)
+	in.must("process.rlimits", err)
+	in.must("apply process.rlimits", rlimits.Apply(rl))
+	// Every fd we do not hand over is close-on-exec, and rt marked all
+	// inherited fds close-on-exec at start-up, so no host directory fd
+	// reaches the container; the cwd check below catches a cwd that still
+	// escapes the root (CVE-2024-21626).
+	in.must("close fds", closeFDsFrom(3+cfg.PassedFDs))
+	env = withHome(p.Env, p.User.UID)
+	if cfg.ListenFDs > 0 {
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(cfg.ListenFDs), "LISTEN_PID=1")
+	}
+	in.must("process.user", setUser(p.User))
+	// As the user, before capabilities are raised again: a cwd the
+	// user cannot enter is refused, as it would be for any process.
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	in.must("process.cwd", chdirInside(cwd))
+	if in.seccomp != nil && !p.NoNewPrivileges {
+		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
+		// which the capability sets may drop: load it now, with the
+		// effective set raised back to the permitted one for the call.
+		// Only capset, prctl, the sync messages, accept, write and
+		// execve come after it (a profile may well forbid getcwd).
+		in.must("linux.seccomp", loadPrivileged(in.seccomp, in.seccompFlags))
+		in.seccomp = nil
+	}
+	if p.Capabilities != nil {
+		in.must("process.capabilities", caps.Apply(p.Capabilities))
+	} else {
+		in.must("process.capabilities", caps.Apply(&specs.LinuxCapabilities{}))
+	}
+	if p.NoNewPrivileges {
+		in.must("process.noNewPrivileges", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+	}
+	path, err = lookPath(p.Args[0], env)
+	in.must("process.args[0]", err)
+	return path, env
+}
+
+// runExec is init in exec mode: the process already joined the container's
+// namespaces (entry stage, and the parent for pid) and sits in its cgroup;
+// set it up like the container's process and exec it. The sync socket is
+// close-on-exec: the parent reads msgReady, then EOF once execve succeeded.
+func (in *initProc) runExec() {
+	cfg := in.cfg
+	p := cfg.Spec.Process
+	in.seccomp, in.seccompFlags = cfg.Seccomp, cfg.SeccompFlags
+	if cfg.ConsoleFD >= 0 {
+		in.must("set up console", setupExecConsole(cfg.ConsoleFD, p.ConsoleSize))
+	}
+	path, env := in.prepareProcess(p)
+	if in.seccomp != nil {
+		in.must("linux.seccomp", seccomp.Load(in.seccomp, in.seccompFlags))
+	}
+	in.must("sync", in.conn.send(syncMsg{Type: msgReady}))
+	err := unix.Exec(path, p.Args, env)
+	in.fatal("exec", fmt.Errorf("exec %s: %w", p.Args[0], err))
 }

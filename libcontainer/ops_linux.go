@@ -206,11 +206,20 @@ func (c *Container) waitStopped(timeout time.Duration) error {
 		c.init.Wait()
 		return nil
 	}
+	// The pidfd says when init has exited; but a pid namespace's init in
+	// exit waits for its reaper to reap the rest of the namespace, and is
+	// already stopped for us (PF_EXITING): re-check the status meanwhile.
 	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
 	if err == nil {
 		defer unix.Close(pidfd)
-		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-		unix.Poll(fds, int(timeout.Milliseconds()))
+	}
+	deadline := time.Now().Add(timeout)
+	for c.Status() != Stopped && time.Now().Before(deadline) {
+		if pidfd >= 0 && err == nil {
+			unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 5)
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	if c.Status() != Stopped {
 		return fmt.Errorf("container %s: init %d did not die after SIGKILL", c.ID(), c.state.InitPid)

@@ -106,8 +106,14 @@ func loadState(dir string) (*State, error) {
 // procStat is the part of /proc/PID/stat that identifies a process.
 type procStat struct {
 	State     byte
+	Flags     uint64 // PF_* flags
 	StartTime uint64
 }
+
+// pfExiting is PF_EXITING: the process is in exit. A pid namespace's init
+// stays there, sleeping, until its reaper has reaped every other process of
+// the namespace; it is stopped for every purpose of ours.
+const pfExiting = 0x4
 
 // readProcStat parses /proc/PID/stat. The comm field may hold spaces and
 // parentheses, so parse from the last ')'.
@@ -133,7 +139,11 @@ func parseProcStat(s string) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed stat starttime %q: %w", f[19], err)
 	}
-	return procStat{State: f[0][0], StartTime: st}, nil
+	flags, err := strconv.ParseUint(f[6], 10, 64) // field 9
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed stat flags %q: %w", f[6], err)
+	}
+	return procStat{State: f[0][0], Flags: flags, StartTime: st}, nil
 }
 
 // facts are what the status is derived from; kept apart so the decision is a
@@ -151,7 +161,7 @@ func deriveStatus(f facts) string {
 	if f.initPid == 0 {
 		return Creating
 	}
-	if f.proc == nil || f.proc.StartTime != f.startTime || f.proc.State == 'Z' || f.proc.State == 'X' {
+	if f.proc == nil || f.proc.StartTime != f.startTime || f.proc.State == 'Z' || f.proc.State == 'X' || f.proc.Flags&pfExiting != 0 {
 		return Stopped
 	}
 	if f.creating {

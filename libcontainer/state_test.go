@@ -19,6 +19,7 @@ func TestDeriveStatus(t *testing.T) {
 		{"pid reused", facts{initPid: 5, startTime: 99, proc: alive}, Stopped},
 		{"zombie", facts{initPid: 5, startTime: 100, proc: &procStat{State: 'Z', StartTime: 100}}, Stopped},
 		{"dead", facts{initPid: 5, startTime: 100, proc: &procStat{State: 'X', StartTime: 100}}, Stopped},
+		{"pid-ns init in exit, waiting for its namespace to be reaped", facts{initPid: 5, startTime: 100, proc: &procStat{State: 'S', Flags: pfExiting | 0x400000, StartTime: 100}}, Stopped},
 		{"waiting for start", facts{initPid: 5, startTime: 100, proc: alive, execSockExist: true}, Created},
 		{"running", facts{initPid: 5, startTime: 100, proc: alive}, Running},
 		{"frozen", facts{initPid: 5, startTime: 100, proc: alive, frozen: true}, Paused},
@@ -40,7 +41,7 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != 'S' || st.StartTime != 987654 {
+	if st.State != 'S' || st.StartTime != 987654 || st.Flags != 4194560 {
 		t.Fatalf("got %+v", st)
 	}
 	if _, err := parseProcStat("garbage"); err == nil {

@@ -71,7 +71,8 @@ type bundle struct {
 	CgroupsPath string
 	stdout      string // the container's stdout/stderr when created detached
 	stderr      string
-	pid         int // init pid, once known
+	pid         int   // init pid, once known
+	execPids    []int // detached exec'd processes, reaped by the suite like a shim
 }
 
 var idSeq struct {
@@ -257,6 +258,12 @@ func (b *bundle) destroy() {
 	t := b.t
 	if _, err := os.Stat(filepath.Join(stateRoot, b.ID)); err == nil {
 		rt(t, "delete", "--force", b.ID)
+	}
+	// Exec'd processes first: a pid namespace's init finishes exiting only
+	// once its reaper has reaped every other process of the namespace.
+	for _, p := range b.execPids {
+		unix.Kill(p, unix.SIGKILL)
+		reapGone(p, 5*time.Second)
 	}
 	if b.pid > 0 {
 		if err := reapGone(b.pid, 10*time.Second); err != nil {

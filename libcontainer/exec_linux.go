@@ -1,0 +1,339 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/cgroups"
+	"github.com/rtrun/rt/libcontainer/caps"
+	"github.com/rtrun/rt/libcontainer/rlimits"
+	"github.com/rtrun/rt/libcontainer/seccomp"
+	"github.com/rtrun/rt/nsenter"
+)
+
+// ExecOpts are the exec flags; Process is the complete process to run.
+type ExecOpts struct {
+	Process       *specs.Process
+	ConsoleSocket string
+	Console       *os.File // run in the foreground with a tty: gets the pty master
+	PidFile       string
+	PreserveFDs   int
+	IgnorePaused  bool
+}
+
+// ExecProcess is a process started by Exec.
+type ExecProcess struct {
+	proc *os.Process
+}
+
+// Pid is the exec'd process's pid on the host.
+func (p *ExecProcess) Pid() int { return p.proc.Pid }
+
+// Signal passes a signal to the exec'd process (a no-op once reaped).
+func (p *ExecProcess) Signal(s os.Signal) { p.proc.Signal(s) }
+
+// Wait waits for the exec'd process and returns its status the shell way.
+func (p *ExecProcess) Wait() (int, error) {
+	ps, err := p.proc.Wait()
+	if err != nil {
+		return -1, err
+	}
+	ws := ps.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// nsNames are the /proc/PID/ns entries of each namespace type.
+var nsNames = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// Exec starts a process inside a created or running container: it joins
+// every namespace of the container's init, is placed in its cgroups before
+// it runs anything, and gets the process's user, capabilities, rlimits,
+// no_new_privs, the container's seccomp filter and a cwd inside the root.
+func (c *Container) Exec(o ExecOpts) (*ExecProcess, error) {
+	p := o.Process
+	if p == nil || len(p.Args) == 0 || p.Args[0] == "" {
+		return nil, errors.New("exec: process.args: at least one argument is required")
+	}
+	if p.Cwd != "" && p.Cwd[0] != '/' {
+		return nil, fmt.Errorf("exec: process.cwd: %q is not absolute", p.Cwd)
+	}
+	if err := caps.Validate(p.Capabilities); err != nil {
+		return nil, fmt.Errorf("exec: process.capabilities.%w", err)
+	}
+	if _, err := rlimits.Parse(p.Rlimits); err != nil {
+		return nil, fmt.Errorf("exec: process.%w", err)
+	}
+	if p.ApparmorProfile != "" {
+		return nil, errors.New("exec: process.apparmorProfile: AppArmor is not supported by rt yet (and not enabled in this kernel)")
+	}
+	if p.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("exec: a terminal (-t) needs --console-socket, or a foreground exec")
+	}
+	switch s := c.Status(); s {
+	case Created, Running:
+	case Paused:
+		if !o.IgnorePaused {
+			return nil, fmt.Errorf("cannot exec in container %s: it is paused (use --ignore-paused)", c.ID())
+		}
+	default:
+		return nil, fmt.Errorf("cannot exec in container %s: it is %s", c.ID(), s)
+	}
+	proc, err := c.startExec(o)
+	if err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", c.ID(), err)
+	}
+	return &ExecProcess{proc: proc}, nil
+}
+
+func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
+	spec := c.state.Config
+	initPid := c.state.InitPid
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, fmt.Errorf("seal rt binary: %w", err)
+	}
+	defer exe.Close()
+	parentSync, childSync, err := newSyncPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSync.f.Close()
+	defer childSync.Close()
+
+	var extra []*os.File
+	for i := 0; i < o.PreserveFDs; i++ {
+		f, err := inheritedFile(3 + i)
+		if err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: %w", o.PreserveFDs, err)
+		}
+		extra = append(extra, f)
+	}
+	childFD := func(f *os.File) int {
+		extra = append(extra, f)
+		return 2 + len(extra)
+	}
+	syncFD := childFD(childSync)
+	cfg := &initConfig{
+		ID:        c.state.ID,
+		Bundle:    c.state.Bundle,
+		Rootfs:    c.state.Rootfs,
+		Spec:      &specs.Spec{Version: spec.Version, Process: o.Process},
+		Exec:      true,
+		ConsoleFD: -1,
+		PassedFDs: o.PreserveFDs,
+	}
+	if o.Process.Terminal {
+		con := o.Console
+		if con == nil {
+			if con, err = dialConsoleSocket(o.ConsoleSocket); err != nil {
+				return nil, err
+			}
+			defer con.Close()
+		}
+		cfg.ConsoleFD = childFD(con)
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		if cfg.Seccomp, err = seccomp.CompileCached(spec.Linux.Seccomp, SeccompCacheDir); err != nil {
+			return nil, err
+		}
+		if cfg.SeccompFlags, err = seccomp.FlagBits(spec.Linux.Seccomp.Flags); err != nil {
+			return nil, err
+		}
+	}
+
+	joins, err := execJoins(initPid, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer joins.close()
+	var entry []nsenter.Join
+	for _, j := range joins.entry {
+		entry = append(entry, nsenter.Join{Type: j.typ, File: j.f, ChildFD: childFD(j.f)})
+	}
+	path, closeExe, err := execPath(exe, len(extra))
+	if err != nil {
+		return nil, err
+	}
+	defer closeExe()
+	cmd := &exec.Cmd{
+		Path:       path,
+		Args:       []string{"rt", "init"},
+		Env:        []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: extra,
+	}
+	if len(entry) > 0 {
+		env, err := nsenter.EntryEnv(entry)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, env)
+	}
+	start := func() error { return cmd.Start() }
+	if len(joins.parent) > 0 {
+		err = nsenter.RunInNamespaces(joins.parentJoins(), start)
+	} else {
+		err = start()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start process: %w", err)
+	}
+	childSync.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	// Into the container's cgroups before it runs anything: it waits for
+	// msgConfig. (v1 cannot clone into a cgroup.)
+	if len(c.state.CgroupPaths) > 0 {
+		mgr, err := cgroups.Load(c.state.CgroupPaths)
+		if err != nil {
+			return nil, fmt.Errorf("load cgroups: %w", err)
+		}
+		if err := mgr.Apply(cmd.Process.Pid); err != nil {
+			return nil, fmt.Errorf("join the container's cgroups: %w", err)
+		}
+	}
+	if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+		return nil, fmt.Errorf("send config: %w", err)
+	}
+	onLog := func(level, msg string) {
+		lvl, err := logrus.ParseLevel(level)
+		if err != nil {
+			lvl = logrus.InfoLevel
+		}
+		logrus.WithField("from", "exec").Log(lvl, msg)
+	}
+	died := func(err error) error {
+		if errors.Is(err, errEOF) || errors.Is(err, syscall.ECONNRESET) {
+			return fmt.Errorf("process died before exec: %s", waitDescription(cmd))
+		}
+		return err
+	}
+	if _, err := parentSync.expect(msgReady, onLog); err != nil {
+		return nil, died(err)
+	}
+	// EOF now means execve succeeded (the socket is close-on-exec).
+	if m, err := parentSync.recv(onLog); err == nil {
+		if m.Type == msgError {
+			return nil, &stepError{Step: m.Step, Err: errors.New(m.Error)}
+		}
+		return nil, fmt.Errorf("sync protocol: unexpected message %q after ready", m.Type)
+	} else if !errors.Is(err, errEOF) {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return cmd.Process, nil
+}
+
+// execJoins opens the namespaces of the container's init. The pid
+// namespace is joined by the parent (only children enter it); the others by
+// the entry stage, in the order the issue sets: those not owned by the
+// container's user namespace (they need host privileges), then the user
+// namespace, then the rest. Namespaces rt itself is already in are skipped
+// (setns into one's own user namespace fails).
+func execJoins(initPid int, spec *specs.Spec) (*nsPlan, error) {
+	p := &nsPlan{}
+	if spec.Linux == nil {
+		return p, nil
+	}
+	open := func(t specs.LinuxNamespaceType) (*os.File, bool, error) {
+		name := nsNames[t]
+		f, err := nsenter.OpenNamespace(fmt.Sprintf("/proc/%d/ns/%s", initPid, name), string(t))
+		if err != nil {
+			return nil, false, err
+		}
+		var a, b unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &a); err == nil && unix.Stat("/proc/self/ns/"+name, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+			f.Close()
+			return nil, false, nil
+		}
+		return f, true, nil
+	}
+	var userIno uint64
+	var user *nsFile
+	var before, after []nsFile
+	present := map[specs.LinuxNamespaceType]bool{}
+	for _, n := range spec.Linux.Namespaces {
+		present[n.Type] = true
+	}
+	if present[specs.UserNamespace] {
+		f, ok, err := open(specs.UserNamespace)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("user namespace of init %d: %w", initPid, err)
+		}
+		if ok {
+			user = &nsFile{typ: string(specs.UserNamespace), f: f}
+			var st unix.Stat_t
+			unix.Fstat(int(f.Fd()), &st)
+			userIno = st.Ino
+		}
+	}
+	for _, t := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.NetworkNamespace, specs.IPCNamespace,
+		specs.UTSNamespace, specs.CgroupNamespace, specs.PIDNamespace, specs.TimeNamespace} {
+		if !present[t] {
+			continue
+		}
+		f, ok, err := open(t)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("%s namespace of init %d: %w", t, initPid, err)
+		}
+		if !ok {
+			continue
+		}
+		n := nsFile{typ: string(t), f: f}
+		switch {
+		case t == specs.PIDNamespace:
+			p.parent = append(p.parent, n)
+		case user != nil && ownedBy(f, userIno):
+			after = append(after, n)
+		default:
+			before = append(before, n)
+		}
+	}
+	p.entry = append(p.entry, before...)
+	if user != nil {
+		p.entry = append(p.entry, *user)
+	}
+	p.entry = append(p.entry, after...)
+	return p, nil
+}
+
+// ownedBy reports whether the namespace f belongs to the user namespace
+// with inode userIno (ioctl NS_GET_USERNS).
+func ownedBy(f *os.File, userIno uint64) bool {
+	fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_USERNS)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Ino == userIno
+}
