@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtrun/rt/libcontainer"
@@ -11,7 +10,7 @@ var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"},
 	&cli.StringFlag{Name: "pid-file", Usage: "write the init pid to this file"},
 	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
-	&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of init (not yet supported)"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of init"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stderr to the container"},
@@ -36,9 +35,6 @@ func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair) (*libc
 	if err != nil {
 		return nil, err
 	}
-	if ctx.String("pidfd-socket") != "" {
-		logrus.Warn("--pidfd-socket is not supported yet; ignored")
-	}
 	o := libcontainer.CreateOpts{
 		ID:            ctx.Args().First(),
 		Bundle:        ctx.String("bundle"),
@@ -52,5 +48,15 @@ func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair) (*libc
 	if console != nil {
 		o.Console = console.Theirs
 	}
-	return r.Create(o)
+	c, err := r.Create(o)
+	if err != nil {
+		return nil, err
+	}
+	if s := ctx.String("pidfd-socket"); s != "" {
+		if err := libcontainer.SendPidfd(s, c.Pid()); err != nil {
+			c.Delete(true)
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -22,7 +22,7 @@ var execCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json (a runtime-spec process) to run"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of the process (not yet supported)"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of the process"},
 		&cli.StringFlag{Name: "cwd", Usage: "working directory inside the container"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "KEY=value to add to the environment"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pty"},
@@ -48,9 +48,6 @@ var execCommand = &cli.Command{
 		}
 		if ctx.String("cgroup") != "" {
 			return errors.New("exec: --cgroup (a sub-cgroup) is not supported by rt yet")
-		}
-		if ctx.String("pidfd-socket") != "" {
-			return errors.New("exec: --pidfd-socket is not supported by rt yet")
 		}
 		p, err := execProcess(ctx, c.State().Config)
 		if err != nil {
@@ -80,6 +77,13 @@ var execCommand = &cli.Command{
 		proc, err := c.Exec(o)
 		if err != nil {
 			return err
+		}
+		if s := ctx.String("pidfd-socket"); s != "" {
+			if err := libcontainer.SendPidfd(s, proc.Pid()); err != nil {
+				proc.Signal(os.Kill)
+				proc.Wait()
+				return err
+			}
 		}
 		if detach {
 			return nil

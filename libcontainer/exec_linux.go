@@ -78,6 +78,15 @@ func (c *Container) Exec(o ExecOpts) (*ExecProcess, error) {
 	if _, err := rlimits.Parse(p.Rlimits); err != nil {
 		return nil, fmt.Errorf("exec: process.%w", err)
 	}
+	if a := p.ExecCPUAffinity; a != nil {
+		for field, list := range map[string]string{"initial": a.Initial, "final": a.Final} {
+			if list != "" {
+				if _, err := cpuSet(list); err != nil {
+					return nil, fmt.Errorf("exec: process.execCPUAffinity.%s: %w", field, err)
+				}
+			}
+		}
+	}
 	if p.ApparmorProfile != "" {
 		return nil, errors.New("exec: process.apparmorProfile: AppArmor is not supported by rt yet (and not enabled in this kernel)")
 	}
@@ -132,7 +141,7 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		ID:        c.state.ID,
 		Bundle:    c.state.Bundle,
 		Rootfs:    c.state.Rootfs,
-		Spec:      &specs.Spec{Version: spec.Version, Process: o.Process},
+		Spec:      &specs.Spec{Version: spec.Version, Process: o.Process, Linux: execLinux(spec)},
 		Exec:      true,
 		ConsoleFD: -1,
 		PassedFDs: o.PreserveFDs,
@@ -197,6 +206,18 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 	}
 	childSync.Close()
 	ok := false
+	if a := o.Process.ExecCPUAffinity; a != nil && a.Initial != "" {
+		// The affinity while it joins the container's cgroup.
+		set, err := cpuSet(a.Initial)
+		if err == nil {
+			err = unix.SchedSetaffinity(cmd.Process.Pid, set)
+		}
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("process.execCPUAffinity.initial: %w", err)
+		}
+	}
 	defer func() {
 		if !ok {
 			cmd.Process.Kill()
@@ -249,6 +270,34 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 	}
 	ok = true
 	return cmd.Process, nil
+}
+
+// execLinux is what an exec'd process takes from the container's linux
+// section besides namespaces, cgroups and seccomp: its personality.
+func execLinux(spec *specs.Spec) *specs.Linux {
+	if spec.Linux == nil || spec.Linux.Personality == nil {
+		return nil
+	}
+	return &specs.Linux{Personality: spec.Linux.Personality}
+}
+
+// SendPidfd sends a pidfd of pid over the unix socket at path with
+// SCM_RIGHTS (--pidfd-socket).
+func SendPidfd(path string, pid int) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	conn, err := dialConsoleSocket(path)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	if err := unix.Sendmsg(int(conn.Fd()), []byte("pidfd"), unix.UnixRights(pidfd), nil, 0); err != nil {
+		return fmt.Errorf("--pidfd-socket %s: send: %w", path, err)
+	}
+	return nil
 }
 
 // execJoins opens the namespaces of the container's init. The pid

@@ -422,6 +422,11 @@ func (in *initProc) prepareProcess(p *specs.Process) (path string, env []string)
 	// reaches the container; the cwd check below catches a cwd that still
 	// escapes the root (CVE-2024-21626).
 	in.must("close fds", closeFDsFrom(3+cfg.PassedFDs))
+	var pers *specs.LinuxPersonality
+	if cfg.Spec.Linux != nil {
+		pers = cfg.Spec.Linux.Personality
+	}
+	in.must("process attributes", applyAttrs(p, pers))
 	env = withHome(p.Env, p.User.UID)
 	if cfg.ListenFDs > 0 {
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(cfg.ListenFDs), "LISTEN_PID=1")
@@ -464,6 +469,14 @@ func (in *initProc) runExec() {
 	cfg := in.cfg
 	p := cfg.Spec.Process
 	in.seccomp, in.seccompFlags = cfg.Seccomp, cfg.SeccompFlags
+	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
+		// Now in the container's cgroup: the affinity it runs with.
+		set, err := cpuSet(a.Final)
+		if err == nil {
+			err = unix.SchedSetaffinity(0, set)
+		}
+		in.must("process.execCPUAffinity.final", err)
+	}
 	if cfg.ConsoleFD >= 0 {
 		in.must("set up console", setupExecConsole(cfg.ConsoleFD, p.ConsoleSize))
 	}

@@ -174,3 +174,67 @@ func TestExecWhileExiting(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessAttributes: scheduler, I/O priority and personality reach the
+// container's process and exec'd processes; execCPUAffinity.final the
+// exec'd one.
+func TestProcessAttributes(t *testing.T) {
+	attrs := func(s *specs.Spec) {
+		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
+		s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE}
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	}
+	check := func(what, out string) {
+		t.Helper()
+		mustContain(t, what+": policy (3 = SCHED_BATCH)", out, "policy=3")
+		mustContain(t, what+": nice", out, "nice=5")
+		mustContain(t, what+": ionice", out, "idle")
+		mustContain(t, what+": personality (LINUX32 makes uname -m report i686)", out, "machine=i686")
+	}
+	script := `echo policy=$(grep '^policy' /proc/self/sched | tr -dc 0-9); echo nice=$(cut -d' ' -f19 /proc/self/stat); ionice; echo machine=$(uname -m)`
+	check("container process", newBundle(t, shell(script), attrs).output())
+
+	b := runningBundle(t, attrs)
+	p := specs.Process{Args: []string{"sh", "-c", script + "; grep Cpus_allowed_list /proc/self/status"}, Cwd: "/",
+		Env:             []string{"PATH=/bin:/usr/bin"},
+		Scheduler:       &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5},
+		IOPriority:      &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE},
+		ExecCPUAffinity: &specs.CPUAffinity{Initial: "0", Final: "0"}}
+	data, _ := json.Marshal(p)
+	pf := filepath.Join(b.Dir, "attrs.json")
+	os.WriteFile(pf, data, 0o644)
+	out := rt(t, "exec", "--process", pf, b.ID).mustOK(t).stdout
+	check("exec'd process", out)
+	mustContain(t, "execCPUAffinity.final", out, "Cpus_allowed_list:\t0\n")
+}
+
+// TestPidfdSocket: --pidfd-socket sends a pidfd of the new process (init
+// for create, the process for exec).
+func TestPidfdSocket(t *testing.T) {
+	skipOnRunc(t, "runc 1.1.5 has no --pidfd-socket")
+	pidOf := func(t *testing.T, f *os.File) string {
+		for _, l := range strings.Split(mustRead(t, fmt.Sprintf("/proc/self/fdinfo/%d", f.Fd())), "\n") {
+			if strings.HasPrefix(l, "Pid:") {
+				return strings.TrimSpace(l[4:])
+			}
+		}
+		t.Fatal("received fd is not a pidfd")
+		return ""
+	}
+	b := newBundle(t, args("sleep", "1000"))
+	cs := newConsoleSocket(t)
+	b.create("--pidfd-socket", cs.path).mustOK(t)
+	if got := pidOf(t, cs.receive(t)); got != fmt.Sprint(b.mustState().Pid) {
+		t.Errorf("create sent a pidfd of %s, init is %d", got, b.mustState().Pid)
+	}
+	rt(t, "start", b.ID).mustOK(t)
+	cs2 := newConsoleSocket(t)
+	pidFile := filepath.Join(b.Dir, "x.pid")
+	rt(t, "exec", "-d", "--pidfd-socket", cs2.path, "--pid-file", pidFile, b.ID, "sleep", "1000").mustOK(t)
+	var pid int
+	fmt.Sscan(mustRead(t, pidFile), &pid)
+	b.execPids = append(b.execPids, pid)
+	if got := pidOf(t, cs2.receive(t)); got != fmt.Sprint(pid) {
+		t.Errorf("exec sent a pidfd of %s, the process is %d", got, pid)
+	}
+}

@@ -20,15 +20,6 @@ func unsupported(s *specs.Spec) error {
 		if p.SelinuxLabel != "" && selinuxEnabled() {
 			return errf("process.selinuxLabel", "SELinux labels are not supported by rt yet")
 		}
-		if p.Scheduler != nil {
-			return errf("process.scheduler", "not supported by rt yet")
-		}
-		if p.IOPriority != nil {
-			return errf("process.ioPriority", "not supported by rt yet")
-		}
-		if p.ExecCPUAffinity != nil {
-			return errf("process.execCPUAffinity", "not supported by rt yet")
-		}
 	}
 	l := s.Linux
 	if l == nil {
@@ -40,8 +31,6 @@ func unsupported(s *specs.Spec) error {
 	switch {
 	case l.MountLabel != "" && selinuxEnabled():
 		return errf("linux.mountLabel", "SELinux labels are not supported by rt yet")
-	case l.Personality != nil:
-		return errf("linux.personality", "not supported by rt yet")
 	case len(l.NetDevices) > 0:
 		return errf("linux.netDevices", "not supported by rt yet")
 	case l.IntelRdt != nil:

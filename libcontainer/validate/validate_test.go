@@ -120,12 +120,7 @@ func TestUnsupported(t *testing.T) {
 		{"linux.seccomp.listenerPath", func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"}
 		}},
-		{"process.scheduler", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch} }},
-		{"process.ioPriority", func(s *specs.Spec) {
-			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE}
-		}},
 		{"process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "rt-default" }},
-		{"linux.personality", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux} }},
 		{"linux.netDevices", func(s *specs.Spec) { s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"dummy0": {}} }},
 	}
 	for _, tt := range tests {
