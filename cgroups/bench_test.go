@@ -9,16 +9,20 @@ import (
 )
 
 // BenchmarkDeviceRules builds the device cgroup policy of the default spec
-// and renders every rule as devices.allow/deny want it (the v1 write).
+// and renders it both ways: the v1 writes to a fresh (allow-all) cgroup and
+// the v2 eBPF instructions.
 func BenchmarkDeviceRules(b *testing.B) {
 	s := specdefault.Example()
 	b.ReportAllocs()
 	for b.Loop() {
-		for _, r := range DeviceRules(s.Linux.Resources.Devices, s.Linux.Devices) {
-			if _, err := v1DeviceRule(r); err != nil {
-				b.Fatal(err)
-			}
+		p, err := compileDevices(DeviceRules(s.Linux.Resources.Devices, s.Linux.Devices))
+		if err != nil {
+			b.Fatal(err)
 		}
+		if _, err := v1DeviceWrites("a *:* rwm", p); err != nil {
+			b.Fatal(err)
+		}
+		_ = p.program()
 	}
 }
 

@@ -13,6 +13,8 @@
 package cgroups
 
 import (
+	"context"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -23,9 +25,18 @@ type Manager interface {
 	// start the child with CLONE_INTO_CGROUP on v2. On error the caller
 	// should call Destroy.
 	Apply(pid int) error
-	// Set writes the limits in r. A value that cannot be applied is an
-	// error and a request with an unsupported field writes nothing; only
-	// r.Devices is skipped for now (see checkSupported in resources.go).
+	// Set writes the limits in r: every resource group of runtime-spec 1.3
+	// that the cgroup version has, device rules included (v1
+	// devices.allow/deny, v2 an eBPF program, see devicePolicy). A value
+	// that cannot be applied is an error naming the field, the file and
+	// the value. A request with a field this cgroup version lacks, a
+	// controller that is not mounted or a file the kernel lacks writes
+	// nothing. Set also serves `update` on a live cgroup: fields left nil
+	// keep their value, and inter-dependent files (memory and swap, CFS
+	// quota, period and burst) are written in an order the kernel accepts
+	// from any current state. On v2 the swap value needs the memory limit
+	// in the same request (memory.swap is memory+swap); on v1 a limit
+	// below current usage fails with the usage named.
 	Set(r *specs.LinuxResources) error
 	// Destroy removes the container's cgroup directories (and any
 	// sub-cgroups below them) with rmdir; it kills nothing and retries
@@ -52,6 +63,21 @@ type Manager interface {
 	Frozen() (bool, error)
 	// Exists reports whether the container's cgroup directory exists.
 	Exists() bool
+	// Stats reads the container's resource usage (runc's types.Stats
+	// shape). Controllers that are absent report zeros; a cgroup that
+	// does not exist is an error.
+	Stats() (*Stats, error)
+	// OOMKillCount returns how many processes of the cgroup (and its
+	// sub-cgroups) the kernel's OOM killer has killed so far: oom_kill of
+	// memory.oom_control (v1) or memory.events (v2).
+	OOMKillCount() (uint64, error)
+	// WaitOOM returns a channel that receives a value after OOM events
+	// in the cgroup: the v1 eventfd of cgroup.event_control, or inotify
+	// on v2's memory.events. Events that arrive while one is unread merge
+	// into it, so compare OOMKillCount to count kills. The channel is
+	// closed when ctx ends or no more events can come (the cgroup was
+	// removed; on v2 also when it has no processes left).
+	WaitOOM(ctx context.Context) (<-chan struct{}, error)
 }
 
 // Options selects how New builds a manager.

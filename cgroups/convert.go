@@ -6,6 +6,9 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // SharesToWeight converts v1 cpu.shares ([2, 262144], default 1024) to v2
@@ -112,4 +115,139 @@ func checkPageSize(ps string) error {
 		return fmt.Errorf("linux.resources.hugepageLimits: invalid pageSize %q (want e.g. \"2MB\" or \"1GB\")", ps)
 	}
 	return nil
+}
+
+// BlkioWeightToIOWeight converts a v1 blkio weight ([10, 1000], default
+// 500) to v2 io.weight ([1, 10000], default 100) with runc's linear map,
+// which takes the ends onto the ends (500 gives 5045, not the default: the
+// ranges' defaults do not line up linearly). 0 means unset and stays 0.
+func BlkioWeightToIOWeight(w uint16) uint64 {
+	if w == 0 {
+		return 0
+	}
+	return 1 + (uint64(w)-10)*9999/990
+}
+
+// checkBlkioWeight checks a blkio weight or leaf weight: [10, 1000], 0 unset.
+func checkBlkioWeight(field string, w *uint16) error {
+	if w != nil && *w != 0 && (*w < 10 || *w > 1000) {
+		return fmt.Errorf("linux.resources.blockIO.%s: invalid value %d (valid range is 10-1000)", field, *w)
+	}
+	return nil
+}
+
+func devString(d specs.LinuxBlockIODevice) string {
+	return strconv.FormatInt(d.Major, 10) + ":" + strconv.FormatInt(d.Minor, 10)
+}
+
+// throttleFields are the blockIO throttle lists with their v1 file and v2
+// io.max key.
+func throttleFields(b *specs.LinuxBlockIO) []struct {
+	field, v1File, v2Key string
+	devs                 []specs.LinuxThrottleDevice
+} {
+	return []struct {
+		field, v1File, v2Key string
+		devs                 []specs.LinuxThrottleDevice
+	}{
+		{"throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps", b.ThrottleReadBpsDevice},
+		{"throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps", b.ThrottleWriteBpsDevice},
+		{"throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops", b.ThrottleReadIOPSDevice},
+		{"throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops", b.ThrottleWriteIOPSDevice},
+	}
+}
+
+// ThrottleV1 renders a throttle entry for blkio.throttle.*_device:
+// "8:0 1048576"; rate 0 removes the device's limit.
+func ThrottleV1(d specs.LinuxThrottleDevice) string {
+	return devString(d.LinuxBlockIODevice) + " " + strconv.FormatUint(d.Rate, 10)
+}
+
+// IOMax returns the v2 io.max lines for the blockIO throttle lists, one per
+// device in order of first appearance, all keys of a device in one line:
+// "8:0 rbps=1048576 wiops=max". Rate 0 becomes "max": v1 reads 0 as "no
+// limit" and io.max refuses 0 (ERANGE). A later entry for the same device
+// and key wins, as a later v1 write would.
+func IOMax(b *specs.LinuxBlockIO) []string {
+	if b == nil {
+		return nil
+	}
+	type entry struct {
+		dev  string
+		keys []string
+		vals map[string]string
+	}
+	var order []*entry
+	byDev := map[string]*entry{}
+	for _, f := range throttleFields(b) {
+		for _, d := range f.devs {
+			dev := devString(d.LinuxBlockIODevice)
+			e := byDev[dev]
+			if e == nil {
+				e = &entry{dev: dev, vals: map[string]string{}}
+				byDev[dev] = e
+				order = append(order, e)
+			}
+			if _, ok := e.vals[f.v2Key]; !ok {
+				e.keys = append(e.keys, f.v2Key)
+			}
+			v := "max"
+			if d.Rate != 0 {
+				v = strconv.FormatUint(d.Rate, 10)
+			}
+			e.vals[f.v2Key] = v
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, e := range order {
+		s := e.dev
+		for _, k := range e.keys {
+			s += " " + k + "=" + e.vals[k]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// RdmaMax renders one device's line for rdma.max: "mlx5_0 hca_handle=2
+// hca_object=100"; a field left out keeps its current value ("max" for a
+// new cgroup).
+func RdmaMax(device string, l specs.LinuxRdma) string {
+	s := device
+	if l.HcaHandles != nil {
+		s += " hca_handle=" + strconv.FormatUint(uint64(*l.HcaHandles), 10)
+	}
+	if l.HcaObjects != nil {
+		s += " hca_object=" + strconv.FormatUint(uint64(*l.HcaObjects), 10)
+	}
+	return s
+}
+
+// checkName rejects names that would change the meaning of a line written
+// to a cgroup file (rdma device, network interface).
+func checkName(field, name string) error {
+	if name == "" || strings.ContainsAny(name, " \t\n\r\x00/") {
+		return fmt.Errorf("linux.resources.%s: invalid name %q", field, name)
+	}
+	return nil
+}
+
+// unifiedController returns the controller a linux.resources.unified key
+// belongs to ("memory" for "memory.high", "" for the core "cgroup.*"
+// files), or an error for a key that is not a plain CONTROLLER.PARAMETER
+// file name.
+func unifiedController(key string) (string, error) {
+	c, param, ok := strings.Cut(key, ".")
+	if !ok || c == "" || param == "" || strings.ContainsAny(key, "/\x00") || strings.HasPrefix(key, ".") {
+		return "", fmt.Errorf("linux.resources.unified: invalid key %q (want CONTROLLER.PARAMETER, e.g. \"memory.high\")", key)
+	}
+	if c == "cgroup" {
+		switch key {
+		case "cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.type", "cgroup.kill":
+			// These move processes or change the tree rt manages.
+			return "", fmt.Errorf("linux.resources.unified: %q is managed by the runtime, not a resource", key)
+		}
+		return "", nil
+	}
+	return c, nil
 }

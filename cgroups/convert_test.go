@@ -1,13 +1,18 @@
 package cgroups
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func i64(v int64) *int64   { return &v }
 func u64(v uint64) *uint64 { return &v }
 func boolp(v bool) *bool   { return &v }
+func u16(v uint16) *uint16 { return &v }
+func u32(v uint32) *uint32 { return &v }
 
 func TestSharesToWeight(t *testing.T) {
 	for _, tc := range []struct{ shares, weight uint64 }{
@@ -111,6 +116,85 @@ func TestCheckPageSize(t *testing.T) {
 	} {
 		if err := checkPageSize(ps); (err == nil) != ok {
 			t.Errorf("checkPageSize(%q) = %v, want ok=%v", ps, err, ok)
+		}
+	}
+}
+
+func TestBlkioWeightToIOWeight(t *testing.T) {
+	for in, want := range map[uint16]uint64{0: 0, 10: 1, 100: 910, 500: 4950, 1000: 10000} {
+		if got := BlkioWeightToIOWeight(in); got != want {
+			t.Errorf("BlkioWeightToIOWeight(%d) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestIOMax(t *testing.T) {
+	td := func(maj, min int64, rate uint64) specs.LinuxThrottleDevice {
+		return specs.LinuxThrottleDevice{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: maj, Minor: min}, Rate: rate}
+	}
+	for _, tc := range []struct {
+		name string
+		b    *specs.LinuxBlockIO
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"weights only", &specs.LinuxBlockIO{Weight: u16(100)}, []string{}},
+		{"one device, all keys in one line", &specs.LinuxBlockIO{
+			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{td(8, 0, 100)}, ThrottleWriteBpsDevice: []specs.LinuxThrottleDevice{td(8, 0, 200)},
+			ThrottleReadIOPSDevice: []specs.LinuxThrottleDevice{td(8, 0, 3)}, ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{td(8, 0, 4)},
+		}, []string{"8:0 rbps=100 wbps=200 riops=3 wiops=4"}},
+		{"devices in order of appearance, 0 is max, later wins", &specs.LinuxBlockIO{
+			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{td(8, 16, 0), td(8, 0, 1), td(8, 16, 5)},
+			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{td(254, 0, 0), td(8, 0, 9)},
+		}, []string{"8:16 rbps=5", "8:0 rbps=1 wiops=9", "254:0 wiops=max"}},
+	} {
+		got := IOMax(tc.b)
+		if len(got) != len(tc.want) || (len(got) > 0 && !reflect.DeepEqual(got, tc.want)) {
+			t.Errorf("%s: IOMax = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestThrottleV1RdmaMax(t *testing.T) {
+	if got := ThrottleV1(specs.LinuxThrottleDevice{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 254, Minor: 1}, Rate: 0}); got != "254:1 0" {
+		t.Errorf("ThrottleV1 = %q", got)
+	}
+	for _, tc := range []struct {
+		l    specs.LinuxRdma
+		want string
+	}{
+		{specs.LinuxRdma{}, "mlx5_0"},
+		{specs.LinuxRdma{HcaHandles: u32(0)}, "mlx5_0 hca_handle=0"},
+		{specs.LinuxRdma{HcaHandles: u32(2), HcaObjects: u32(4000)}, "mlx5_0 hca_handle=2 hca_object=4000"},
+	} {
+		if got := RdmaMax("mlx5_0", tc.l); got != tc.want {
+			t.Errorf("RdmaMax(%+v) = %q, want %q", tc.l, got, tc.want)
+		}
+	}
+}
+
+func TestUnifiedController(t *testing.T) {
+	for key, want := range map[string]string{
+		"memory.high": "memory", "io.max": "io", "hugetlb.2MB.max": "hugetlb", "cgroup.max.depth": "", "cgroup.freeze": "",
+		"memory": "!", ".high": "!", "memory.": "!", "a/memory.high": "!", "../x.y": "!", "cgroup.procs": "!", "cgroup.subtree_control": "!", "cgroup.kill": "!",
+	} {
+		got, err := unifiedController(key)
+		if want == "!" {
+			if err == nil {
+				t.Errorf("unifiedController(%q) accepted", key)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("unifiedController(%q) = %q, %v, want %q", key, got, err, want)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for name, ok := range map[string]bool{"eth0": true, "mlx5_0": true, "": false, "a b": false, "eth0\nlo 5": false, "a/b": false} {
+		if err := checkName("f", name); (err == nil) != ok {
+			t.Errorf("checkName(%q) = %v", name, err)
 		}
 	}
 }

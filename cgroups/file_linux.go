@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,56 @@ func writeFile(dir, file, value string) error {
 		return fmt.Errorf("set %s=%s in %s: %w", file, value, dir, bareErr(err))
 	}
 	return nil
+}
+
+// set writes value to dir/file for the config field; the error names the
+// field, the file, the value and the directory.
+func set(field, dir, file, value string) error {
+	if err := writeFile(dir, file, value); err != nil {
+		return fmt.Errorf("linux.resources.%s: %w", field, err)
+	}
+	return nil
+}
+
+// fileWrite is one value for a cgroup file; "" means not set.
+type fileWrite struct{ field, file, value string }
+
+// setOrdered writes inter-dependent files (CFS quota, period and burst; the
+// realtime pair) the way runc does: a value the kernel refuses with EINVAL
+// while a later one is still to come (a shorter period while the old quota
+// exceeds the parent's bandwidth, a burst above the old quota) is retried
+// once the others are in.
+func setOrdered(dir string, ws ...fileWrite) error {
+	var retry []fileWrite
+	for i, w := range ws {
+		if w.value == "" {
+			continue
+		}
+		if err := set(w.field, dir, w.file, w.value); err != nil {
+			later := slices.ContainsFunc(ws[i+1:], func(l fileWrite) bool { return l.value != "" })
+			if !errors.Is(err, unix.EINVAL) || !later {
+				return err
+			}
+			retry = append(retry, w)
+		}
+	}
+	for _, w := range retry {
+		if err := set(w.field, dir, w.file, w.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstExisting returns the first of the "|"-separated alternatives that
+// exists in dir, "" if none does.
+func firstExisting(dir, alternatives string) string {
+	for _, f := range strings.Split(alternatives, "|") {
+		if exists(filepath.Join(dir, f)) {
+			return f
+		}
+	}
+	return ""
 }
 
 // readFile returns the trimmed content of dir/file.

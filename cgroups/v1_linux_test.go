@@ -137,6 +137,12 @@ func TestHostV1Lifecycle(t *testing.T) {
 	if v, _ := readFile(m.Path("memory"), "memory.oom_control"); !strings.Contains(v, "oom_kill_disable 1") {
 		t.Errorf("memory.oom_control = %q", v)
 	}
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: boolp(false)}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := readFile(m.Path("memory"), "memory.oom_control"); !strings.Contains(v, "oom_kill_disable 0") {
+		t.Errorf("memory.oom_control after re-enabling = %q", v)
+	}
 	expect("cpu", "cpu.shares", "512")
 	expect("cpu", "cpu.cfs_quota_us", "50000")
 	expect("cpu", "cpu.cfs_period_us", "100000")
@@ -167,8 +173,9 @@ func TestHostV1Lifecycle(t *testing.T) {
 	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(1 << 20)}}); err == nil || !strings.Contains(err.Error(), "linux.resources.cpu.shares") {
 		t.Errorf("Set(shares 1<<20) = %v", err)
 	}
-	if err := m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{}}); !errors.Is(err, ErrNotSupported) {
-		t.Errorf("Set(blockIO) = %v", err)
+	if err := m.Set(&specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}); !errors.Is(err, ErrNotSupported) ||
+		err.Error() != "linux.resources.unified: needs cgroup v2" {
+		t.Errorf("Set(unified) = %v", err)
 	}
 
 	pids, err := m.GetPids()
@@ -266,6 +273,11 @@ func TestHostHybridHugetlb(t *testing.T) {
 	}
 	if got, err := readFile(m.Path("hugetlb"), "hugetlb.2MB.max"); err != nil || got != "4194304" {
 		t.Errorf("hugetlb.2MB.max = %q, %v", got, err)
+	}
+	if s, err := m.Stats(); err != nil {
+		t.Error(err)
+	} else if h, ok := s.Hugetlb["2MB"]; !ok || h != (HugetlbStat{}) {
+		t.Errorf("Stats hugetlb = %v; want an unused 2MB entry", s.Hugetlb)
 	}
 	if err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "3MB", Limit: 1}}}); err == nil || !strings.Contains(err.Error(), "page size 3MB") {
 		t.Errorf("Set(3MB) = %v", err)

@@ -17,6 +17,9 @@ import (
 type v2Manager struct {
 	root string // mountpoint; "" when unknown (a Load-ed dir outside our mounts)
 	dir  string
+	// setDevices applies a device policy; nil means setDevicesV2 (eBPF).
+	// Tests of fake trees, which are no cgroup2 mounts, replace it.
+	setDevices func(dir string, p *devicePolicy) error
 }
 
 // Apply creates the directory, enables in every ancestor the controllers
@@ -62,7 +65,9 @@ func needV2(root, dir string, want []string) error {
 	return nil
 }
 
-// Set applies r. Unsupported fields are refused before anything is written.
+// Set applies r. Values no host could apply and fields v2 lacks are
+// refused before anything is written, and so are files the cgroup lacks
+// once the needed controllers are enabled (preflight).
 func (m *v2Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
@@ -72,6 +77,9 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 	}
 	if err := needV2(m.root, m.dir, neededV2(r)); err != nil {
 		return fmt.Errorf("linux.resources: %w", err)
+	}
+	if err := preflightV2(m.dir, r); err != nil {
+		return err
 	}
 	dir := m.dir
 	if c := r.CPU; c != nil {
@@ -84,28 +92,156 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	if c := r.CPU; c != nil {
-		if c.Shares != nil && *c.Shares != 0 {
-			if *c.Shares < 2 || *c.Shares > 262144 {
-				return fmt.Errorf("linux.resources.cpu.shares: %d out of range 2-262144", *c.Shares)
-			}
-			if err := writeFile(dir, "cpu.weight", strconv.FormatUint(SharesToWeight(*c.Shares), 10)); err != nil {
-				return err
-			}
-		}
-		if v, ok := CPUMax(c.Quota, c.Period); ok {
-			if err := writeFile(dir, "cpu.max", v); err != nil {
-				return err
-			}
+	if cpuSet(r.CPU) {
+		if err := setCPUV2(dir, r.CPU); err != nil {
+			return err
 		}
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
-		if err := writeFile(dir, "pids.max", PidsMax(*r.Pids.Limit)); err != nil {
+		if err := set("pids.limit", dir, "pids.max", PidsMax(*r.Pids.Limit)); err != nil {
+			return err
+		}
+	}
+	if blockIOSet(r.BlockIO) {
+		if err := setIO(dir, r.BlockIO); err != nil {
 			return err
 		}
 	}
 	if len(r.HugepageLimits) > 0 {
 		if err := writeHugetlb(dir, r.HugepageLimits, ".max"); err != nil {
+			return err
+		}
+	}
+	for _, dev := range sortedKeysOf(r.Rdma) {
+		if err := set("rdma."+dev, dir, "rdma.max", RdmaMax(dev, r.Rdma[dev])); err != nil {
+			return err
+		}
+	}
+	if len(r.Devices) > 0 {
+		p, err := compileDevices(r.Devices)
+		if err != nil {
+			return err
+		}
+		apply := m.setDevices
+		if apply == nil {
+			apply = setDevicesV2
+		}
+		if err := apply(dir, p); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
+		}
+	}
+	// Last, as in runc: a unified value overrides what the fields above
+	// wrote to the same file.
+	for _, k := range sortedKeysOf(r.Unified) {
+		if err := set(fmt.Sprintf("unified[%q]", k), dir, k, r.Unified[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// preflightV2 checks the files r needs beyond its controllers (those
+// needV2 has checked): a kernel may lack a knob its controller has.
+func preflightV2(dir string, r *specs.LinuxResources) error {
+	var errs []error
+	need := func(field, files string) {
+		if firstExisting(dir, files) == "" {
+			errs = append(errs, fmt.Errorf("linux.resources.%s: this kernel has no %s in %s", field, strings.ReplaceAll(files, "|", " or "), dir))
+		}
+	}
+	if c := r.CPU; c != nil {
+		if c.Burst != nil {
+			need(fmt.Sprintf("cpu.burst=%d", *c.Burst), "cpu.max.burst")
+		}
+		if c.Idle != nil {
+			need(fmt.Sprintf("cpu.idle=%d", *c.Idle), "cpu.idle")
+		}
+	}
+	if m := r.Memory; m != nil && m.Swap != nil && *m.Swap != 0 {
+		need(fmt.Sprintf("memory.swap=%d (the kernel does not account swap)", *m.Swap), "memory.swap.max")
+	}
+	if b := r.BlockIO; blockIOSet(b) {
+		if b.Weight != nil && *b.Weight != 0 {
+			need(fmt.Sprintf("blockIO.weight=%d", *b.Weight), "io.bfq.weight|io.weight")
+		}
+		for i, d := range b.WeightDevice {
+			if d.Weight != nil && *d.Weight != 0 {
+				need(fmt.Sprintf("blockIO.weightDevice[%d].weight=%d", i, *d.Weight), "io.bfq.weight|io.weight")
+			}
+		}
+		if len(IOMax(b)) > 0 {
+			need("blockIO.throttle*", "io.max")
+		}
+	}
+	if len(r.HugepageLimits) > 0 {
+		errs = append(errs, checkHugetlbFiles(dir, r.HugepageLimits, ".max"))
+	}
+	if len(r.Rdma) > 0 {
+		need("rdma", "rdma.max")
+	}
+	for _, k := range sortedKeysOf(r.Unified) {
+		need(fmt.Sprintf("unified[%q]=%q", k, r.Unified[k]), k)
+	}
+	return errors.Join(errs...)
+}
+
+// setCPUV2 writes cpu.idle, cpu.weight, cpu.max and cpu.max.burst.
+func setCPUV2(dir string, c *specs.LinuxCPU) error {
+	// The kernel refuses a weight for an idle group (EINVAL): leaving idle
+	// goes before the weight, entering it after.
+	if c.Idle != nil && *c.Idle == 0 {
+		if err := set("cpu.idle", dir, "cpu.idle", "0"); err != nil {
+			return err
+		}
+	}
+	if c.Shares != nil && *c.Shares != 0 {
+		if err := set(fmt.Sprintf("cpu.shares=%d", *c.Shares), dir, "cpu.weight", strconv.FormatUint(SharesToWeight(*c.Shares), 10)); err != nil {
+			return err
+		}
+	}
+	var burst string
+	if c.Burst != nil {
+		burst = strconv.FormatUint(*c.Burst, 10)
+	}
+	max, _ := CPUMax(c.Quota, c.Period)
+	if err := setOrdered(dir,
+		fileWrite{"cpu.burst", "cpu.max.burst", burst},
+		fileWrite{"cpu.quota/period", "cpu.max", max}); err != nil {
+		return err
+	}
+	if c.Idle != nil && *c.Idle != 0 {
+		return set("cpu.idle", dir, "cpu.idle", strconv.FormatInt(*c.Idle, 10))
+	}
+	return nil
+}
+
+// setIO writes the blockIO weights and throttle limits: BFQ's io.bfq.weight
+// takes the blkio range as is; io.weight (blk-iocost) gets the converted
+// value.
+func setIO(dir string, b *specs.LinuxBlockIO) error {
+	bfq := exists(filepath.Join(dir, "io.bfq.weight"))
+	weight := func(w uint16) (string, string) {
+		if bfq {
+			return "io.bfq.weight", strconv.FormatUint(uint64(w), 10)
+		}
+		return "io.weight", strconv.FormatUint(BlkioWeightToIOWeight(w), 10)
+	}
+	if b.Weight != nil && *b.Weight != 0 {
+		file, v := weight(*b.Weight)
+		if err := set(fmt.Sprintf("blockIO.weight=%d", *b.Weight), dir, file, v); err != nil {
+			return err
+		}
+	}
+	for i, d := range b.WeightDevice {
+		if d.Weight != nil && *d.Weight != 0 {
+			file, v := weight(*d.Weight)
+			if err := set(fmt.Sprintf("blockIO.weightDevice[%d].weight=%d", i, *d.Weight), dir, file, devString(d.LinuxBlockIODevice)+" "+v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, line := range IOMax(b) {
+		if err := set("blockIO.throttle*", dir, "io.max", line); err != nil {
 			return err
 		}
 	}
@@ -124,7 +260,7 @@ func setMemoryV2(dir string, m *specs.LinuxMemory) error {
 		}
 	}
 	if swap != "" {
-		if err := writeFile(dir, "memory.swap.max", swap); err != nil {
+		if err := set("memory.swap", dir, "memory.swap.max", swap); err != nil {
 			// The implied "max" for an unlimited limit is optional: the
 			// kernel may not account swap at all.
 			if !(errors.Is(err, unix.ENOENT) && m.Swap == nil) {
@@ -133,12 +269,12 @@ func setMemoryV2(dir string, m *specs.LinuxMemory) error {
 		}
 	}
 	if limit != 0 {
-		if err := writeFile(dir, "memory.max", limitV2(limit)); err != nil {
+		if err := set("memory.limit", dir, "memory.max", limitV2(limit)); err != nil {
 			return err
 		}
 	}
 	if m.Reservation != nil && *m.Reservation != 0 {
-		if err := writeFile(dir, "memory.low", limitV2(*m.Reservation)); err != nil {
+		if err := set("memory.reservation", dir, "memory.low", limitV2(*m.Reservation)); err != nil {
 			return err
 		}
 	}

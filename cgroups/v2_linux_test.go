@@ -70,7 +70,27 @@ func newFakeV2(t *testing.T, leafControllers string) (string, Manager) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.(*v2Manager).setDevices = fakeDevices
 	return root, m
+}
+
+// fakeDevices stands in for the eBPF attach on a fake tree: it records the
+// policy as the lines a fresh v1 cgroup would get, in a file
+// "rt-devices.fake".
+func fakeDevices(dir string, p *devicePolicy) error {
+	ws, err := v1DeviceWrites("a *:* rwm", p)
+	if err != nil {
+		return err
+	}
+	var lines []string
+	for _, w := range ws {
+		verb := "deny "
+		if w.allow {
+			verb = "allow "
+		}
+		lines = append(lines, verb+w.line)
+	}
+	return os.WriteFile(filepath.Join(dir, "rt-devices.fake"), []byte(strings.Join(lines, "\n")), 0o644)
 }
 
 func TestV2ApplySetFake(t *testing.T) {
@@ -125,10 +145,14 @@ func TestV2ApplySetFake(t *testing.T) {
 		}
 	}
 
+	if got := readBack(t, filepath.Join(leaf, "rt-devices.fake")); got != "deny a" {
+		t.Errorf("device policy = %q, want deny-all", got)
+	}
+
 	// Nothing is written when one field is unsupported.
-	err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}, BlockIO: &specs.LinuxBlockIO{}})
+	err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}, CPU: &specs.LinuxCPU{RealtimeRuntime: i64(1000)}})
 	if !errors.Is(err, ErrNotSupported) {
-		t.Fatalf("Set(blockIO) = %v, want ErrNotSupported", err)
+		t.Fatalf("Set(realtime) = %v, want ErrNotSupported", err)
 	}
 	if got := readBack(t, filepath.Join(leaf, "pids.max")); got != "max" {
 		t.Errorf("pids.max written despite refused request: %q", got)
