@@ -56,6 +56,7 @@ func main() {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, execCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, featuresCommand,
+			pauseCommand, resumeCommand, updateCommand, eventsCommand, psCommand,
 		},
 		// Commands report their own errors (see fatal); urfave must not print
 		// them a second time.

@@ -119,14 +119,15 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	if err != nil || !mgr.Exists() {
 		return c.signalInit(sig)
 	}
-	// Thaw only what we froze: a paused container stays paused.
+	// Thaw what we froze, so a paused container stays paused - except
+	// after SIGKILL: a frozen process cannot die (runc thaws too).
 	wasFrozen, _ := mgr.Frozen()
 	froze := !wasFrozen && mgr.Freeze() == nil
 	pids, err := mgr.GetPids()
 	for _, p := range pids {
 		unix.Kill(p, sig)
 	}
-	if froze {
+	if froze || (wasFrozen && sig == unix.SIGKILL) {
 		mgr.Thaw()
 	}
 	if err != nil {
