@@ -286,6 +286,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return nil, fmt.Errorf("set cgroup resources: %w", err)
 		}
 	}
+	if err := delegateCgroup(spec, st.CgroupPaths); err != nil {
+		return nil, err
+	}
 	cfg.CgroupPaths = st.CgroupPaths
 	t.mark("cgroups")
 
@@ -470,6 +473,49 @@ func waitDescription(cmd *exec.Cmd) string {
 		return err.Error()
 	}
 	return "exited with status 0"
+}
+
+// delegateCgroup hands the container's cgroup2 directory to its root when it
+// runs in a new user namespace and mounts its cgroup writable: it can then
+// manage its own subtree (delegation). Not on v1, which has no delegation
+// model.
+func delegateCgroup(spec *specs.Spec, paths map[string]string) error {
+	dir, ok := paths[cgroups.UnifiedKey]
+	if !ok || len(paths) != 1 || spec.Linux == nil || len(spec.Linux.UIDMappings) == 0 {
+		return nil
+	}
+	writable := false
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			writable = true
+			for _, o := range m.Options {
+				if o == "ro" {
+					writable = false
+				}
+			}
+		}
+	}
+	if !writable {
+		return nil
+	}
+	uid, gid := rootHostID(spec.Linux.UIDMappings), rootHostID(spec.Linux.GIDMappings)
+	if uid < 0 || gid < 0 {
+		return nil // root of the container is not mapped: nobody to delegate to
+	}
+	if err := cgroups.Delegate(dir, uid, gid); err != nil {
+		return fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	return nil
+}
+
+// rootHostID is the host id that container id 0 maps to, or -1.
+func rootHostID(m []specs.LinuxIDMapping) int {
+	for _, e := range m {
+		if e.ContainerID == 0 && e.Size > 0 {
+			return int(e.HostID)
+		}
+	}
+	return -1
 }
 
 // resolveBindSources makes relative bind-mount sources relative to the bundle.

@@ -56,6 +56,23 @@ else
 	rt delete -f rtvm-created 2>/dev/null
 fi
 
+# Delegation: a user-namespaced container with a writable cgroup mount owns
+# its cgroup directory and delegation files; the limits stay root's.
+. /vm/bundles/delegate/expect
+dir=/sys/fs/cgroup$RTVM_CGROUP
+if rt create -b /vm/bundles/delegate rtvm-delegate; then
+	for f in "" /cgroup.procs /cgroup.subtree_control; do
+		got=$(stat -c %u "$dir$f" 2>&1)
+		if [ "$got" = "$RTVM_DELEGATE_UID" ]; then pass "delegate: $dir$f owned by $got"; else fail "delegate: $dir$f owned by '$got', want $RTVM_DELEGATE_UID"; fi
+	done
+	got=$(stat -c %u "$dir/memory.max" 2>&1)
+	if [ "$got" = 0 ]; then pass "delegate: memory.max stays root's"; else fail "delegate: memory.max owned by '$got'"; fi
+	if rt delete -f rtvm-delegate; then pass "rt delete rtvm-delegate"; else fail "rt delete rtvm-delegate"; fi
+else
+	fail "rt create rtvm-delegate"
+	rt delete -f rtvm-delegate 2>/dev/null
+fi
+
 # Nothing may be left: every container's cgroup is removed on delete.
 left=$(find /sys/fs/cgroup/rtvm -mindepth 1 -type d 2>/dev/null)
 if [ -z "$left" ]; then pass "no cgroup left under /sys/fs/cgroup/rtvm"; else fail "cgroups left: $left"; fi

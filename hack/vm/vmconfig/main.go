@@ -39,6 +39,7 @@ type variant struct {
 	args   []string
 	res    specs.LinuxResources
 	expect map[string]string // RTVM_* name -> value
+	mutate func(*specs.Spec) // optional
 }
 
 func variants() []variant {
@@ -60,13 +61,34 @@ func variants() []variant {
 	}
 	return []variant{
 		// Run in the foreground by `rt run`; check.sh checks its own cgroup.
-		{"limits", []string{"/bin/sh", "/check.sh", "limits"}, limits, limitsExpect},
+		{"limits", []string{"/bin/sh", "/check.sh", "limits"}, limits, limitsExpect, nil},
 		// Created, inspected from outside by suite.sh, then started.
-		{"created", []string{"/bin/true"}, limits, limitsExpect},
+		{"created", []string{"/bin/true"}, limits, limitsExpect, nil},
 		// The positive control: the same device node, allowed by a rule.
 		{"allow", []string{"/bin/sh", "/check.sh", "allow"}, specs.LinuxResources{
 			Devices: []specs.LinuxDeviceCgroup{denyAll, allow(1, 11, "c", "w")},
-		}, map[string]string{"RTVM_KMSG": "allow"}},
+		}, map[string]string{"RTVM_KMSG": "allow"}, nil},
+		// Delegation: a new user namespace and a writable cgroup mount; the
+		// container's root (host uid 100000) gets its cgroup directory.
+		{"delegate", []string{"/bin/true"}, specs.LinuxResources{}, map[string]string{"RTVM_DELEGATE_UID": "100000"}, func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			for i, m := range s.Mounts {
+				if m.Type == "cgroup" || m.Type == "cgroup2" {
+					var opts []string
+					for _, o := range m.Options {
+						if o != "ro" {
+							opts = append(opts, o)
+						}
+					}
+					s.Mounts[i].Options = append(opts, "rw")
+				}
+				if m.Destination == "/dev/pts" { // gid 5 is mapped, but keep it simple
+					s.Mounts[i].Options = []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
+				}
+			}
+		}},
 	}
 }
 
@@ -105,6 +127,9 @@ func run(base, rootfs, out string) error {
 		s.Linux.CgroupsPath = "/rtvm/" + v.name
 		res := v.res
 		s.Linux.Resources = &res
+		if v.mutate != nil {
+			v.mutate(&s)
+		}
 		keys := make([]string, 0, len(v.expect))
 		for k := range v.expect {
 			keys = append(keys, k)
