@@ -9,7 +9,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,7 +80,10 @@ func newDeviceProgram(insts asm.Instructions) (*ebpf.Program, error) {
 	if errors.Is(err, unix.EPERM) {
 		// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. Only
 		// rt's own limit is raised: the container's init already runs.
-		if rlimit.RemoveMemlock() == nil {
+		// (Not cilium's rlimit package: its init probes the kernel on every
+		// rt command.)
+		inf := &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+		if unix.Setrlimit(unix.RLIMIT_MEMLOCK, inf) == nil {
 			prog, err = ebpf.NewProgram(spec)
 		}
 	}
