@@ -48,35 +48,72 @@ func dialConsoleSocket(path string) (*os.File, error) {
 // terminal.
 func setupConsole(sockFD int, size *specs.Box) error {
 	defer unix.Close(sockFD)
-	master, slavePath, err := console.NewPty()
+	master, slave, err := openPty(size)
 	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
-	}
-	defer master.Close()
-	// The container controls /dev/ptmx: make sure we really got a pty master
-	// (CVE-2025-52565 replaced it with a symlink elsewhere).
-	var st unix.Stat_t
-	if err := unix.Fstat(int(master.Fd()), &st); err != nil {
 		return err
 	}
+	defer master.Close()
+	defer slave.Close()
+	if err := rootfs.MountConsole(slave.Name()); err != nil {
+		return fmt.Errorf("mount /dev/console: %w", err)
+	}
+	return attachPty(sockFD, master, slave)
+}
+
+// setupExecConsole gives an exec'd process a pty of the container's devpts
+// as its stdio and controlling terminal (no /dev/console for it) and sends
+// the master over the console socket.
+func setupExecConsole(sockFD int, size *specs.Box) error {
+	defer unix.Close(sockFD)
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	master, slave, err := openPty(size)
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	defer slave.Close()
+	return attachPty(sockFD, master, slave)
+}
+
+// openPty opens a pty on the container's /dev/ptmx, checking that it really
+// is the pty multiplexer: the container controls /dev/ptmx
+// (CVE-2025-52565 replaced it with a symlink elsewhere). The slave's Name
+// is its path.
+func openPty(size *specs.Box) (console.Console, *os.File, error) {
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(master.Fd()), &st); err != nil {
+		master.Close()
+		return nil, nil, err
+	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
-		return fmt.Errorf("/dev/ptmx is not the pty multiplexer (device %d:%d)", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		master.Close()
+		return nil, nil, fmt.Errorf("/dev/ptmx is not the pty multiplexer (device %d:%d)", unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
-		return fmt.Errorf("open pty slave %s: %w", slavePath, err)
-	}
-	defer slave.Close()
-	if err := rootfs.MountConsole(slavePath); err != nil {
-		return fmt.Errorf("mount /dev/console: %w", err)
+		master.Close()
+		return nil, nil, fmt.Errorf("open pty slave %s: %w", slavePath, err)
 	}
 	if size != nil {
 		if err := master.Resize(console.WinSize{Height: uint16(size.Height), Width: uint16(size.Width)}); err != nil {
-			return fmt.Errorf("process.consoleSize: %w", err)
+			master.Close()
+			slave.Close()
+			return nil, nil, fmt.Errorf("process.consoleSize: %w", err)
 		}
 	}
-	rights := unix.UnixRights(int(master.Fd()))
-	if err := unix.Sendmsg(sockFD, []byte("/dev/ptmx"), rights, nil, 0); err != nil {
+	return master, slave, nil
+}
+
+// attachPty sends the master over the console socket and makes the slave
+// this process's stdio and controlling terminal.
+func attachPty(sockFD int, master console.Console, slave *os.File) error {
+	if err := unix.Sendmsg(sockFD, []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
 		return fmt.Errorf("send pty master over console socket: %w", err)
 	}
 	for i := 0; i <= 2; i++ {
@@ -88,47 +125,6 @@ func setupConsole(sockFD int, size *specs.Box) error {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
 	return nil
-}
-
-// setupExecConsole gives an exec'd process a pty of the container's devpts
-// as its stdio and controlling terminal (no /dev/console for it) and sends
-// the master over the console socket.
-func setupExecConsole(sockFD int, size *specs.Box) error {
-	defer unix.Close(sockFD)
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
-	master, slavePath, err := console.NewPty()
-	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
-	}
-	defer master.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(master.Fd()), &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
-		return fmt.Errorf("/dev/ptmx is not the pty multiplexer (device %d:%d)", unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	}
-	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("open pty slave %s: %w", slavePath, err)
-	}
-	defer slave.Close()
-	if size != nil {
-		if err := master.Resize(console.WinSize{Height: uint16(size.Height), Width: uint16(size.Width)}); err != nil {
-			return fmt.Errorf("process.consoleSize: %w", err)
-		}
-	}
-	if err := unix.Sendmsg(sockFD, []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
-		return fmt.Errorf("send pty master over console socket: %w", err)
-	}
-	for i := 0; i <= 2; i++ {
-		if err := unix.Dup3(int(slave.Fd()), i, 0); err != nil {
-			return fmt.Errorf("dup pty slave to fd %d: %w", i, err)
-		}
-	}
-	return unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)
 }
 
 // recvFD receives one fd sent with SCM_RIGHTS.

@@ -182,49 +182,20 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 		return nil, err
 	}
 	defer ns.close()
-	var entryJoins []nsenter.Join
-	for _, j := range ns.entry {
-		entryJoins = append(entryJoins, nsenter.Join{Type: j.typ, File: j.f, ChildFD: childFD(j.f)})
-	}
 	cfg.Unshare = ns.unshare
 	cfg.ForkForPid = ns.forkForPid
 	cfg.NewUserNS = ns.newUser
 	cfg.NewCgroup = ns.newCgroup
 
-	path, closeExe, err := execPath(exe, len(extra))
-	if err != nil {
-		return nil, err
-	}
-	defer closeExe()
-	cmd := &exec.Cmd{
-		Path:       path,
-		Args:       []string{"rt", "init"},
-		Env:        []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: ns.cloneFlags,
-			Setsid:     true,
-		},
-	}
-	if len(entryJoins) > 0 {
-		env, err := nsenter.EntryEnv(entryJoins)
-		if err != nil {
-			return nil, err
-		}
-		cmd.Env = append(cmd.Env, env)
-	}
+	sys := &syscall.SysProcAttr{Cloneflags: ns.cloneFlags, Setsid: true}
 	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		sys.UidMappings = idMaps(spec.Linux.UIDMappings)
+		sys.GidMappings = idMaps(spec.Linux.GIDMappings)
+		sys.GidMappingsEnableSetgroups = true
 		// Without a credential the child would exec as the overflow uid and
 		// lose every capability in its new user namespace.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-
 	if ns.forkForPid {
 		// The real init will be a grandchild: make it reparent to us when
 		// the first child exits, so we can reap it (and `run` can wait).
@@ -232,14 +203,8 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return nil, fmt.Errorf("become child subreaper: %w", err)
 		}
 	}
-	// Join the existing namespaces that need host privileges on a locked
-	// thread and fork from it, so the child inherits them.
-	start := func() error { return cmd.Start() }
-	if len(ns.parent) > 0 {
-		if err := nsenter.RunInNamespaces(ns.parentJoins(), start); err != nil {
-			return nil, fmt.Errorf("start init: %w", err)
-		}
-	} else if err := start(); err != nil {
+	cmd, err := spawnInit(exe, extra, syncFD, ns, sys)
+	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	t.mark("start init")
@@ -608,6 +573,50 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("make sealed binary read-only: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "rt-sealed"), nil
+}
+
+// spawnInit starts rt's init stage from the sealed binary: extra become
+// fds 3.., the namespaces the plan has for the entry stage follow them
+// (described in its environment variable), and the ones the plan has for
+// the parent are joined on the locked thread the child is forked from.
+func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *syscall.SysProcAttr) (*exec.Cmd, error) {
+	env := []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)}
+	if len(plan.entry) > 0 {
+		var joins []nsenter.Join
+		for _, j := range plan.entry {
+			extra = append(extra, j.f)
+			joins = append(joins, nsenter.Join{Type: j.typ, File: j.f, ChildFD: 2 + len(extra)})
+		}
+		e, err := nsenter.EntryEnv(joins)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, e)
+	}
+	path, closeExe, err := execPath(exe, len(extra))
+	if err != nil {
+		return nil, err
+	}
+	defer closeExe() // Start returns once the child has exec'd
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        []string{"rt", "init"},
+		Env:         env,
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  extra,
+		SysProcAttr: sys,
+	}
+	if len(plan.parent) > 0 {
+		err = nsenter.RunInNamespaces(plan.parentJoins(), cmd.Start)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cmd, nil
 }
 
 // execPath returns "/proc/self/fd/N" for the sealed binary with N above

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -170,37 +168,7 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		return nil, err
 	}
 	defer joins.close()
-	var entry []nsenter.Join
-	for _, j := range joins.entry {
-		entry = append(entry, nsenter.Join{Type: j.typ, File: j.f, ChildFD: childFD(j.f)})
-	}
-	path, closeExe, err := execPath(exe, len(extra))
-	if err != nil {
-		return nil, err
-	}
-	defer closeExe()
-	cmd := &exec.Cmd{
-		Path:       path,
-		Args:       []string{"rt", "init"},
-		Env:        []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: extra,
-	}
-	if len(entry) > 0 {
-		env, err := nsenter.EntryEnv(entry)
-		if err != nil {
-			return nil, err
-		}
-		cmd.Env = append(cmd.Env, env)
-	}
-	start := func() error { return cmd.Start() }
-	if len(joins.parent) > 0 {
-		err = nsenter.RunInNamespaces(joins.parentJoins(), start)
-	} else {
-		err = start()
-	}
+	cmd, err := spawnInit(exe, extra, syncFD, joins, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start process: %w", err)
 	}
