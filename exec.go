@@ -35,7 +35,7 @@ var execCommand = &cli.Command{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process runs"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stderr to the process"},
-		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup to run the process in (not yet supported)"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "[controller[,controller...]:]path: run in this sub-cgroup of the container's"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
 	},
 	Action: func(ctx *cli.Context) error {
@@ -45,9 +45,6 @@ var execCommand = &cli.Command{
 		c, err := containerArg(ctx)
 		if err != nil {
 			return err
-		}
-		if ctx.String("cgroup") != "" {
-			return errors.New("exec: --cgroup (a sub-cgroup) is not supported by rt yet")
 		}
 		p, err := execProcess(ctx, c.State().Config)
 		if err != nil {
@@ -70,6 +67,7 @@ var execCommand = &cli.Command{
 			PidFile:       ctx.String("pid-file"),
 			PreserveFDs:   ctx.Int("preserve-fds"),
 			IgnorePaused:  ctx.Bool("ignore-paused"),
+			SubCgroups:    ctx.StringSlice("cgroup"),
 		}
 		if console != nil {
 			o.Console = console.Theirs

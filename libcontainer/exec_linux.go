@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -25,6 +27,9 @@ type ExecOpts struct {
 	PidFile       string
 	PreserveFDs   int
 	IgnorePaused  bool
+	// SubCgroups are --cgroup values: "[controller[,controller...]:]path",
+	// a sub-cgroup (made by the container) to run the process in.
+	SubCgroups []string
 }
 
 // ExecProcess is a process started by Exec.
@@ -195,7 +200,11 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 	// Into the container's cgroups before it runs anything: it waits for
 	// msgConfig. (v1 cannot clone into a cgroup.)
 	if len(c.state.CgroupPaths) > 0 {
-		mgr, err := cgroups.Load(c.state.CgroupPaths)
+		paths, err := subCgroupPaths(c.state.CgroupPaths, o.SubCgroups)
+		if err != nil {
+			return nil, err
+		}
+		mgr, err := cgroups.Load(paths)
 		if err != nil {
 			return nil, fmt.Errorf("load cgroups: %w", err)
 		}
@@ -238,6 +247,56 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 	}
 	ok = true
 	return cmd.Process, nil
+}
+
+// subCgroupPaths applies --cgroup values to the container's cgroup paths: a
+// value without controllers names a sub-cgroup in every hierarchy, one with
+// them only in those. The sub-cgroup must exist (the container makes it)
+// and stay inside the container's cgroup.
+func subCgroupPaths(paths map[string]string, subs []string) (map[string]string, error) {
+	if len(subs) == 0 {
+		return paths, nil
+	}
+	out := make(map[string]string, len(paths))
+	for k, v := range paths {
+		out[k] = v
+	}
+	for _, s := range subs {
+		ctrls, sub, found := strings.Cut(s, ":")
+		if !found {
+			ctrls, sub = "", s
+		}
+		clean := filepath.Clean("/" + sub)
+		if clean == "/" || strings.Contains(sub, "..") {
+			return nil, fmt.Errorf("--cgroup %q: want [controller[,controller...]:]path, inside the container's cgroup", s)
+		}
+		apply := func(k string) error {
+			base, ok := paths[k]
+			if !ok {
+				return fmt.Errorf("--cgroup %q: the container has no %q cgroup", s, k)
+			}
+			dir := filepath.Join(base, clean)
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return fmt.Errorf("--cgroup %q: %s does not exist (the container must create it)", s, dir)
+			}
+			out[k] = dir
+			return nil
+		}
+		if ctrls == "" {
+			for k := range paths {
+				if err := apply(k); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		for _, k := range strings.Split(ctrls, ",") {
+			if err := apply(k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // execLinux is what an exec'd process takes from the container's linux

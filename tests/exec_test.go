@@ -238,3 +238,28 @@ func TestPidfdSocket(t *testing.T) {
 		t.Errorf("exec sent a pidfd of %s, the process is %d", got, pid)
 	}
 }
+
+// TestExecSubCgroup: --cgroup runs the process in a sub-cgroup of the
+// container's (one that exists), for one controller or all of them.
+func TestExecSubCgroup(t *testing.T) {
+	skipOnRunc(t, "runc 1.1.5 has no exec --cgroup")
+	b := runningBundle(t)
+	for _, c := range []string{"memory", "pids"} {
+		if err := os.Mkdir(cgroupDir(c, b.CgroupsPath)+"/probe", 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := rt(t, "exec", "--cgroup", "memory:probe", b.ID, "cat", "/proc/self/cgroup").mustOK(t).stdout
+	want := map[string]bool{"memory": true, "pids": false}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if inProbe, ok := want[f[1]]; ok && strings.HasSuffix(f[2], "/probe") != inProbe {
+			t.Errorf("%s: in %s, want in probe: %v", f[1], f[2], inProbe)
+		}
+	}
+	rt(t, "exec", "--cgroup", "nosuch", b.ID, "true").mustFail(t, "nosuch", "does not exist")
+	rt(t, "exec", "--cgroup", "../escape", b.ID, "true").mustFail(t, "inside the container's cgroup")
+}
