@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,14 +46,19 @@ type State struct {
 	Creating bool `json:"creating,omitempty"`
 }
 
-var idRe = regexp.MustCompile(`^[\w+\-.]+$`)
+// validIDChar: letters, digits, '_', '+', '-', '.' (a loop, not a regexp:
+// package initialisation runs on every rt command).
+func validIDChar(r rune) bool {
+	return r == '_' || r == '+' || r == '-' || r == '.' ||
+		(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+}
 
 // ValidateID rejects ids that could escape the state root.
 func ValidateID(id string) error {
 	if id == "" {
 		return errors.New("container id must not be empty")
 	}
-	if strings.HasPrefix(id, ".") || !idRe.MatchString(id) || len(id) > 1024 {
+	if strings.HasPrefix(id, ".") || strings.IndexFunc(id, func(r rune) bool { return !validIDChar(r) }) >= 0 || len(id) > 1024 {
 		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-', '.' (not first)", id)
 	}
 	return nil
