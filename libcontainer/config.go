@@ -26,9 +26,10 @@ type initConfig struct {
 
 	// Exec: this is an exec'd process joining a running container, not its
 	// init; Seccomp is then the container's compiled filter.
-	Exec         bool   `json:"exec,omitempty"`
-	Seccomp      []byte `json:"seccomp,omitempty"`
-	SeccompFlags uint   `json:"seccomp_flags,omitempty"`
+	Exec          bool   `json:"exec,omitempty"`
+	Seccomp       []byte `json:"seccomp,omitempty"`
+	SeccompFlags  uint   `json:"seccomp_flags,omitempty"`
+	SeccompNotify bool   `json:"seccomp_notify,omitempty"`
 
 	ExecListenFD int `json:"exec_listen_fd"`
 	ConsoleFD    int `json:"console_fd"` // -1 when no terminal

@@ -332,6 +332,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	}
 	done := syncMsg{Type: msgHooksDone, Pid: proc.Pid, Seccomp: sc.prog}
 	if sc.prog != nil {
+		done.SeccompNotify = seccomp.NeedsListener(spec.Linux.Seccomp)
+	}
+	if sc.prog != nil {
 		if done.SeccompFlags, err = seccomp.FlagBits(spec.Linux.Seccomp.Flags); err != nil {
 			return nil, err
 		}
@@ -339,7 +342,10 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	if err := parentSync.send(done); err != nil {
 		return fail(fmt.Errorf("send hooks-done: %w", err))
 	}
-	if _, err := parentSync.expect(msgReady, onLog); err != nil {
+	listen := func(fd int) error {
+		return sendToListener(spec.Linux.Seccomp, proc.Pid, c.hookState(Creating), fd)
+	}
+	if err := awaitReady(parentSync, onLog, listen); err != nil {
 		return fail(err)
 	}
 	t.mark("init: rootfs, process setup")

@@ -166,6 +166,7 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		if cfg.SeccompFlags, err = seccomp.FlagBits(spec.Linux.Seccomp.Flags); err != nil {
 			return nil, err
 		}
+		cfg.SeccompNotify = seccomp.NeedsListener(spec.Linux.Seccomp)
 	}
 
 	joins, err := execJoins(initPid, spec)
@@ -228,7 +229,10 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		}
 		return err
 	}
-	if _, err := parentSync.expect(msgReady, onLog); err != nil {
+	listen := func(fd int) error {
+		return sendToListener(spec.Linux.Seccomp, cmd.Process.Pid, c.hookState(c.Status()), fd)
+	}
+	if err := awaitReady(parentSync, onLog, listen); err != nil {
 		return nil, died(err)
 	}
 	// EOF now means execve succeeded (the socket is close-on-exec).

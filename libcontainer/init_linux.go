@@ -71,8 +71,9 @@ type initProc struct {
 	cfg     *initConfig
 	hostPid int
 	// The compiled seccomp filter, loaded just before the user program.
-	seccomp      []byte
-	seccompFlags uint
+	seccomp       []byte
+	seccompFlags  uint
+	seccompNotify bool
 }
 
 // hookState is the state given to the hooks init runs (createContainer,
@@ -154,7 +155,7 @@ func (in *initProc) run() {
 		os.Exit(1) // the parent failed and reported it
 	}
 	in.hostPid = done.Pid
-	in.seccomp, in.seccompFlags = done.Seccomp, done.SeccompFlags
+	in.seccomp, in.seccompFlags, in.seccompNotify = done.Seccomp, done.SeccompFlags, done.SeccompNotify
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		in.must("createContainer hook", runHooks("createContainer", spec.Hooks.CreateContainer, in.hookState()))
 	}
@@ -394,9 +395,25 @@ func (in *initProc) forkInit() {
 	os.Exit(0)
 }
 
+// loadPrivilegedListener is loadPrivileged with a notify fd.
+func loadPrivilegedListener(prog []byte, flags uint) (int, error) {
+	if err := raiseEffective(); err != nil {
+		return -1, err
+	}
+	return seccomp.LoadListener(prog, flags)
+}
+
 // loadPrivileged loads a seccomp filter with the effective capabilities
 // raised to the permitted ones (setresuid to a non-root user cleared them).
 func loadPrivileged(prog []byte, flags uint) error {
+	if err := raiseEffective(); err != nil {
+		return err
+	}
+	return seccomp.Load(prog, flags)
+}
+
+// raiseEffective sets the effective capabilities to the permitted ones.
+func raiseEffective() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
@@ -406,7 +423,7 @@ func loadPrivileged(prog []byte, flags uint) error {
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
-	return seccomp.Load(prog, flags)
+	return nil
 }
 
 // prepareProcess applies everything of p that lasts across execve, in the
@@ -439,6 +456,18 @@ func (in *initProc) prepareProcess(p *specs.Process) (path string, env []string)
 		cwd = "/"
 	}
 	in.must("process.cwd", chdirInside(cwd))
+	if in.seccomp != nil && in.seccompNotify {
+		// A notify fd must reach the listener before the program runs:
+		// load now and pass the fd to the parent, which sends it on.
+		fd, err := loadPrivilegedListener(in.seccomp, in.seccompFlags)
+		in.must("linux.seccomp", err)
+		in.must("linux.seccomp.listenerPath", in.conn.sendFD(syncMsg{Type: msgSeccompFd}, fd))
+		unix.Close(fd)
+		if _, err := in.conn.expect(msgSeccompDone, nil); err != nil {
+			os.Exit(1) // the parent failed and reported it
+		}
+		in.seccomp = nil
+	}
 	if in.seccomp != nil && !p.NoNewPrivileges {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
 		// which the capability sets may drop: load it now, with the
@@ -468,7 +497,7 @@ func (in *initProc) prepareProcess(p *specs.Process) (path string, env []string)
 func (in *initProc) runExec() {
 	cfg := in.cfg
 	p := cfg.Spec.Process
-	in.seccomp, in.seccompFlags = cfg.Seccomp, cfg.SeccompFlags
+	in.seccomp, in.seccompFlags, in.seccompNotify = cfg.Seccomp, cfg.SeccompFlags, cfg.SeccompNotify
 	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
 		// Now in the container's cgroup: the affinity it runs with.
 		set, err := cpuSet(a.Final)

@@ -18,6 +18,9 @@ package libcontainer
 //	msgHooksDone{host pid, seccomp}  --->   (the BPF program, compiled meanwhile)
 //	                                        createContainer hooks, pivot_root, console,
 //	                                        masked/readonly paths, sysctl, process setup
+//	                                 <---   msgSeccompFd+fd, only with a seccomp listener:
+//	send state + fd to listenerPath         init loaded the filter with a notify fd
+//	msgSeccompDone                   --->
 //	                                 <---   msgReady  (init now blocks in accept on exec.sock)
 //	write state.json, pid file; exit
 //
@@ -35,7 +38,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +53,10 @@ const (
 	msgError     msgType = "error"
 	msgLog       msgType = "log"
 	msgPid       msgType = "pid"
+	// msgSeccompFd carries the seccomp notify fd (SCM_RIGHTS) for the
+	// parent to pass to linux.seccomp.listenerPath; msgSeccompDone answers.
+	msgSeccompFd   msgType = "seccomp-fd"
+	msgSeccompDone msgType = "seccomp-done"
 )
 
 // syncMsg is one packet of the parent<->init protocol.
@@ -66,6 +72,10 @@ type syncMsg struct {
 	// built the root filesystem, and its seccomp(2) flags.
 	Seccomp      []byte `json:"seccomp,omitempty"`
 	SeccompFlags uint   `json:"seccomp_flags,omitempty"`
+	// SeccompNotify: load with a notify fd and send it up (listenerPath).
+	SeccompNotify bool `json:"seccomp_notify,omitempty"`
+	// fd is a file descriptor that came with the message (SCM_RIGHTS), or -1.
+	fd int
 }
 
 // maxSyncMsg bounds one packet; the config (a whole spec) must fit.
@@ -74,6 +84,15 @@ const maxSyncMsg = 4 << 20
 // syncConn is one end of the socketpair.
 type syncConn struct {
 	f *os.File
+}
+
+// sendFD sends m with fd attached (SCM_RIGHTS).
+func (s *syncConn) sendFD(m syncMsg, fd int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return unix.Sendmsg(int(s.f.Fd()), b, unix.UnixRights(fd), nil, 0)
 }
 
 func (s *syncConn) send(m syncMsg) error {
@@ -104,8 +123,9 @@ func (s *syncConn) recv(onLog func(level, msg string)) (syncMsg, error) {
 			return syncMsg{}, fmt.Errorf("sync message too large (%d bytes)", size)
 		}
 		buf := make([]byte, size)
-		n, err := s.f.Read(buf)
-		if n == 0 || errors.Is(err, io.EOF) {
+		oob := make([]byte, unix.CmsgSpace(4))
+		n, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if n == 0 && err == nil {
 			return syncMsg{}, errEOF
 		}
 		if err != nil {
@@ -114,6 +134,14 @@ func (s *syncConn) recv(onLog func(level, msg string)) (syncMsg, error) {
 		var m syncMsg
 		if err := json.Unmarshal(buf[:n], &m); err != nil {
 			return syncMsg{}, fmt.Errorf("decode sync message: %w", err)
+		}
+		m.fd = -1
+		if oobn > 0 {
+			if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cmsgs) == 1 {
+				if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) == 1 {
+					m.fd = fds[0]
+				}
+			}
 		}
 		if m.Type == msgLog {
 			if onLog != nil {

@@ -35,6 +35,8 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, 
 		return libseccomp.ActAllow, nil
 	case specs.ActLog:
 		return libseccomp.ActLog, nil
+	case specs.ActNotify:
+		return libseccomp.ActNotify, nil
 	}
 	return libseccomp.ActInvalid, fmt.Errorf("unknown action %q", a)
 }

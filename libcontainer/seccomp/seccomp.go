@@ -14,7 +14,7 @@ import (
 var Actions = []string{
 	string(specs.ActKill), string(specs.ActKillProcess), string(specs.ActKillThread),
 	string(specs.ActTrap), string(specs.ActErrno), string(specs.ActTrace),
-	string(specs.ActAllow), string(specs.ActLog),
+	string(specs.ActAllow), string(specs.ActLog), string(specs.ActNotify),
 }
 
 // Operators are the spec's argument comparisons, all seven.
@@ -47,6 +47,12 @@ var flagBits = map[specs.LinuxSeccompFlag]uint{
 	"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
 }
 
+// NeedsListener reports whether the filter needs a notify fd passed to
+// listenerPath.
+func NeedsListener(s *specs.LinuxSeccomp) bool {
+	return s != nil && s.ListenerPath != ""
+}
+
 func specsFlag(s string) specs.LinuxSeccompFlag { return specs.LinuxSeccompFlag(s) }
 
 // FlagBits turns linux.seccomp.flags into the seccomp(2) flags argument.
@@ -72,8 +78,20 @@ func Check(s *specs.LinuxSeccomp) error {
 	if err := checkAction("linux.seccomp.defaultAction", s.DefaultAction, s.DefaultErrnoRet != nil); err != nil {
 		return err
 	}
-	if s.ListenerPath != "" {
-		return fmt.Errorf("linux.seccomp.listenerPath: seccomp notify is not supported by rt yet")
+	if s.DefaultAction == specs.ActNotify {
+		return fmt.Errorf("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default (it would trap the runtime's own syscalls)")
+	}
+	notify := false
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActNotify {
+			notify = true
+		}
+	}
+	if notify && s.ListenerPath == "" {
+		return fmt.Errorf("linux.seccomp.listenerPath: required by the SCMP_ACT_NOTIFY rules")
+	}
+	if s.ListenerPath != "" && s.ListenerPath[0] != '/' {
+		return fmt.Errorf("linux.seccomp.listenerPath: %q is not absolute", s.ListenerPath)
 	}
 	for i, a := range s.Architectures {
 		if !contains(Archs, string(a)) {
@@ -104,9 +122,6 @@ func Check(s *specs.LinuxSeccomp) error {
 }
 
 func checkAction(field string, a specs.LinuxSeccompAction, hasErrno bool) error {
-	if a == specs.ActNotify {
-		return fmt.Errorf("%s: SCMP_ACT_NOTIFY is not supported by rt yet", field)
-	}
 	if !contains(Actions, string(a)) {
 		return fmt.Errorf("%s: unknown action %q", field, a)
 	}

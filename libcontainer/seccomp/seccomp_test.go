@@ -32,8 +32,9 @@ func TestCheck(t *testing.T) {
 	}{
 		{&specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_BOGUS"}, "linux.seccomp.defaultAction: unknown action"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, DefaultErrnoRet: uptr(1)}, "errnoRet is set but SCMP_ACT_ALLOW"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "SCMP_ACT_NOTIFY is not supported"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/x"}, "listenerPath"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/x"}, "SCMP_ACT_NOTIFY cannot be the default"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}, "listenerPath: required"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "x.sock"}, "listenerPath: \"x.sock\" is not absolute"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_VAX"}}, "architectures[0]"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"BOGUS"}}, "flags[0]"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Action: specs.ActErrno}}}, "syscalls[0].names"},

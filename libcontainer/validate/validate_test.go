@@ -117,9 +117,6 @@ func TestUnsupported(t *testing.T) {
 		field  string
 		mutate func(s *specs.Spec)
 	}{
-		{"linux.seccomp.listenerPath", func(s *specs.Spec) {
-			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"}
-		}},
 		{"process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "rt-default" }},
 		{"linux.netDevices", func(s *specs.Spec) { s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"dummy0": {}} }},
 	}
