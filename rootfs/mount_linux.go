@@ -23,6 +23,11 @@ func openDest(root *rootDir, dest string, file bool) (int, error) {
 	}
 	fd, err := root.open(dest, 0)
 	if err == nil {
+		// A symlink such as /a -> / makes "/a" the rootfs itself.
+		if sameFile(fd, root.fd) {
+			unix.Close(fd)
+			return -1, fmt.Errorf("destination %s resolves to the rootfs itself", dest)
+		}
 		return fd, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -48,6 +53,12 @@ func openDest(root *rootDir, dest string, file bool) (int, error) {
 		return -1, fmt.Errorf("open %s in rootfs: %w", dest, err)
 	}
 	return fd, nil
+}
+
+// sameFile reports whether two fds name the same inode.
+func sameFile(a, b int) bool {
+	var sa, sb unix.Stat_t
+	return unix.Fstat(a, &sa) == nil && unix.Fstat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // createFileAt creates an empty mountpoint file; O_NOFOLLOW|O_EXCL refuses

@@ -78,6 +78,9 @@ func Check(s *specs.LinuxSeccomp) error {
 	if err := checkAction("linux.seccomp.defaultAction", s.DefaultAction, s.DefaultErrnoRet != nil); err != nil {
 		return err
 	}
+	if err := checkErrno("linux.seccomp.defaultErrnoRet", s.DefaultErrnoRet); err != nil {
+		return err
+	}
 	if s.DefaultAction == specs.ActNotify {
 		return fmt.Errorf("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default (it would trap the runtime's own syscalls)")
 	}
@@ -109,6 +112,9 @@ func Check(s *specs.LinuxSeccomp) error {
 		if err := checkAction(field+".action", sc.Action, sc.ErrnoRet != nil); err != nil {
 			return err
 		}
+		if err := checkErrno(field+".errnoRet", sc.ErrnoRet); err != nil {
+			return err
+		}
 		for j, a := range sc.Args {
 			if !contains(Operators, string(a.Op)) {
 				return fmt.Errorf("%s.args[%d].op: unknown operator %q", field, j, a.Op)
@@ -128,6 +134,18 @@ func checkAction(field string, a specs.LinuxSeccompAction, hasErrno bool) error 
 	// The spec: errnoRet is only meaningful for actions that return one.
 	if hasErrno && a != specs.ActErrno && a != specs.ActTrace {
 		return fmt.Errorf("%s: errnoRet is set but %s does not return an errno", field, a)
+	}
+	return nil
+}
+
+// maxErrno is the largest errno libseccomp and the kernel handle (the
+// filter's return data is 16 bits, and libseccomp refuses 4095 and up);
+// larger values would wrap around, 65536 to "success".
+const maxErrno = 4094
+
+func checkErrno(field string, e *uint) error {
+	if e != nil && *e > maxErrno {
+		return fmt.Errorf("%s: %d is out of range (1-%d)", field, *e, maxErrno)
 	}
 	return nil
 }

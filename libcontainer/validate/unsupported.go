@@ -2,6 +2,7 @@ package validate
 
 import (
 	"os"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -26,7 +27,9 @@ func unsupported(s *specs.Spec) error {
 		return nil
 	}
 	if err := scmp.Check(l.Seccomp); err != nil {
-		return err
+		// seccomp's errors start with the field: make them *Error too.
+		field, msg, _ := strings.Cut(err.Error(), ": ")
+		return errf(field, "%s", msg)
 	}
 	switch {
 	case l.MountLabel != "" && selinuxEnabled():
