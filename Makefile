@@ -46,6 +46,7 @@ ci:
 	$(MAKE) test
 	$(MAKE) conformance
 	$(MAKE) bench-smoke
+	$(MAKE) fuzz-smoke FUZZTIME=5s
 
 # The OCI runtime-tools validation suite: `make conformance [RUNTIME=runc|crun|PATH]`.
 # @latest (v0.9.0) no longer builds against runtime-spec 1.3; master does.
@@ -108,3 +109,23 @@ clean:
 test-v2:
 	hack/vm/build.sh
 	hack/vm/run.sh
+
+# Fuzz targets (issue 6, item 4), each run briefly: ~80 s in all. Seed
+# corpora are in <pkg>/testdata/fuzz/<Target>; a crash leaves its input
+# there too. FUZZTIME=60s for a longer local run.
+.PHONY: fuzz-smoke
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	libcontainer/validate:FuzzSpec \
+	rootfs:FuzzParseMountOptions \
+	rootfs:FuzzPreparePlan \
+	libcontainer/seccomp:FuzzCompile \
+	libcontainer:FuzzLoadState \
+	libcontainer:FuzzParseProcStat \
+	libcontainer:FuzzValidateID
+
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "+ fuzz $${t#*:} ($(FUZZTIME)) ./$${t%%:*}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./$${t%%:*}; \
+	done
