@@ -341,17 +341,24 @@ func isExecutable(p string) error {
 	return nil
 }
 
-// writeSysctl writes through /proc/sys after checking it is a real procfs.
+// writeSysctl writes through a handle that is checked to be on procfs
+// after it was opened (no symlink followed at the end): a racing container
+// cannot swap the path between the check and the write (CVE-2025-52881).
 func writeSysctl(key, val string) error {
+	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	defer unix.Close(fd)
 	var st unix.Statfs_t
-	if err := unix.Statfs("/proc/sys", &st); err != nil {
+	if err := unix.Fstatfs(fd, &st); err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	if st.Type != unix.PROC_SUPER_MAGIC {
-		return fmt.Errorf("%s: /proc/sys is not procfs", key)
+		return fmt.Errorf("%s: %s is not on procfs", key, p)
 	}
-	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
-	if err := os.WriteFile(p, []byte(val), 0); err != nil {
+	if _, err := unix.Write(fd, []byte(val)); err != nil {
 		return fmt.Errorf("%s=%s: %w", key, val, err)
 	}
 	return nil

@@ -55,6 +55,29 @@ func openDest(root *rootDir, dest string, file bool) (int, error) {
 	return fd, nil
 }
 
+// noSymlinks checks that dest resolves inside root without any symlink, to
+// the directory dst already names.
+func noSymlinks(root *rootDir, dest string, dst int) error {
+	fd, err := openat2(root.fd, dest, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err == unix.ENOSYS {
+		return nil // no openat2 (before 5.6): openDest's scoped lookup is all there is
+	}
+	if err != nil {
+		if err == unix.ELOOP {
+			return fmt.Errorf("%s goes through a symlink", dest)
+		}
+		return fmt.Errorf("%s: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	if !sameFile(fd, dst) {
+		return fmt.Errorf("%s changed while it was being resolved", dest)
+	}
+	return nil
+}
+
 // sameFile reports whether two fds name the same inode.
 func sameFile(a, b int) bool {
 	var sa, sb unix.Stat_t
@@ -266,6 +289,15 @@ func mountFS(c *Config, root *rootDir, m specs.Mount, dest string, opts *MountOp
 		return err
 	}
 	defer unix.Close(dst)
+	if m.Type == "proc" || m.Type == "sysfs" {
+		// Like runc: on an ordinary directory only. A symlink in the
+		// image could point into a volume another container swaps, and
+		// the masked and read-only paths below it would then be looked up
+		// in the wrong place (CVE-2025-52881, CVE-2019-16884 family).
+		if err := noSymlinks(root, dest, dst); err != nil {
+			return fmt.Errorf("filesystem %s must be mounted on an ordinary directory: %w", m.Type, err)
+		}
+	}
 	flags := opts.Flags
 	if delayReadonly(m.Type, dest) {
 		flags &^= unix.MS_RDONLY
