@@ -44,6 +44,9 @@ func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair) (*libc
 		NoNewKeyring:  ctx.Bool("no-new-keyring"),
 		PreserveFDs:   ctx.Int("preserve-fds"),
 		Timing:        ctx.Bool("debug"),
+		// Only `run` has the flag (as in runc); create never waits for init.
+		NoSubreaper: ctx.Bool("no-subreaper"),
+		Foreground:  ctx.Command.Name == "run" && !ctx.Bool("detach"),
 	}
 	if console != nil {
 		o.Console = console.Theirs

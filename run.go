@@ -20,6 +20,7 @@ var runCommand = &cli.Command{
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return after start"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "never become a child subreaper (rt only needs one when init is a grandchild)"},
 	}, createFlags...),
 	Action: func(ctx *cli.Context) error {
 		if err := checkArgs(ctx, 1); err != nil {
@@ -64,8 +65,13 @@ var runCommand = &cli.Command{
 		}
 		t2 := time.Now()
 		if detach {
-			return nil
+			return c.WaitReady()
 		}
+		go func() {
+			if err := c.WaitReady(); err != nil {
+				logrus.Warn(err)
+			}
+		}()
 		go func() {
 			for s := range sigs {
 				// Through the process handle: once init is reaped it is

@@ -14,6 +14,10 @@ var startCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return c.Start()
+		if err := c.Start(); err != nil {
+			return err
+		}
+		// With NOTIFY_SOCKET: wait for the container's READY=, as runc does.
+		return c.WaitReady()
 	},
 }

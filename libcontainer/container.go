@@ -26,6 +26,8 @@ type Container struct {
 	state *State
 	// init is set when this process started the container's init (run).
 	init *os.Process
+	// notify relays the container's READY= after start (NOTIFY_SOCKET).
+	notify *notifyRelay
 }
 
 // ID returns the container id.

@@ -34,6 +34,9 @@ type CreateOpts struct {
 	Console *os.File
 	// Timing logs how long each phase took, at debug level.
 	Timing bool
+	// NoSubreaper (run --no-subreaper): never become a child subreaper.
+	// Foreground: run waits for init, so it must be able to reap it.
+	NoSubreaper, Foreground bool
 }
 
 // Create creates a container: everything but the user program runs. On any
@@ -86,6 +89,9 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	defer lock.Close()
+	if err := setupNotify(spec, dir); err != nil {
+		return nil, err
+	}
 
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
@@ -196,9 +202,14 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 		// lose every capability in its new user namespace.
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	if ns.forkForPid {
+	if ns.forkForPid && o.NoSubreaper && o.Foreground {
+		return nil, errors.New("--no-subreaper: this container joins a user namespace and creates a pid namespace, " +
+			"so its init is a grandchild of rt, which a foreground run can only wait for as its subreaper (use --detach)")
+	}
+	if ns.forkForPid && !o.NoSubreaper {
 		// The real init will be a grandchild: make it reparent to us when
 		// the first child exits, so we can reap it (and `run` can wait).
+		// This is the only case where rt becomes a subreaper.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("become child subreaper: %w", err)
 		}

@@ -26,13 +26,25 @@ func (c *Container) Start() error {
 	if s := c.Status(); s != Created {
 		return fmt.Errorf("cannot start container %s in state %q: only a created container can be started", c.ID(), s)
 	}
-	if err := c.release(); err != nil {
+	notify, err := c.bindNotify()
+	if err != nil {
 		return fmt.Errorf("start container %s: %w", c.ID(), err)
 	}
+	if err := c.release(); err != nil {
+		if notify != nil {
+			unix.Close(notify.fd)
+		}
+		return fmt.Errorf("start container %s: %w", c.ID(), err)
+	}
+	c.notify = notify
 	if h := c.state.Config.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := runHooks("poststart", h.Poststart, c.hookState(Running)); err != nil {
 			// Spec 1.3: a failed poststart hook is an error and the container stops.
 			c.signalAll(unix.SIGKILL)
+			if notify != nil {
+				unix.Close(notify.fd)
+				c.notify = nil
+			}
 			return fmt.Errorf("start container %s: %w", c.ID(), err)
 		}
 	}

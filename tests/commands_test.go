@@ -171,3 +171,13 @@ func TestConcurrentRuns(t *testing.T) {
 		}
 	}
 }
+
+// containerd's restore path passes runc's -no-subreaper (single dash); run
+// accepts it and still waits for the container and returns its status.
+func TestRunNoSubreaper(t *testing.T) {
+	b := newBundle(t, shell("echo hi; exit 5"))
+	r := b.run("-no-subreaper")
+	if r.code != 5 || r.stdout != "hi\n" {
+		t.Fatalf("run -no-subreaper: want exit 5 and hi; got %v", r)
+	}
+}

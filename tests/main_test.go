@@ -105,6 +105,13 @@ func setup() error {
 	if out, err := exec.Command(filepath.Join(repo, "hack", "mkrootfs.sh"), baseRootfs).CombinedOutput(); err != nil {
 		return fmt.Errorf("hack/mkrootfs.sh: %w\n%s", err, out)
 	}
+	// sdnotify (static) sends NOTIFY_SOCKET messages from inside containers.
+	build := exec.Command("go", "build", "-o", filepath.Join(baseRootfs, "bin", "sdnotify"), "./tests/sdnotify")
+	build.Dir = repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build sdnotify: %w\n%s", err, out)
+	}
 	for _, d := range []string{"bundles", "io"} {
 		if err := os.Mkdir(filepath.Join(baseDir, d), 0o755); err != nil {
 			return err

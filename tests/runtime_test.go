@@ -67,6 +67,7 @@ type cmdOpts struct {
 	stdout *os.File   // default: captured into result.stdout
 	stderr *os.File   // default: captured into result.stderr
 	extra  []*os.File // become fds 3, 4, ... (for --preserve-fds)
+	env    []string   // added to the runtime's environment
 }
 
 // rt runs the runtime with the suite's --root and args.
@@ -95,6 +96,9 @@ func rtCommand(t testing.TB, o cmdOpts, args ...string) (cmd *exec.Cmd, outF, er
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = o.stdin
 	cmd.ExtraFiles = o.extra
+	if o.env != nil {
+		cmd.Env = append(os.Environ(), o.env...)
+	}
 	var err error
 	if o.stdout != nil {
 		cmd.Stdout = o.stdout
