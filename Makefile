@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: all rt demo test root-check unit integration vet ci clean conformance conformance-suite
+.PHONY: all rt demo test root-check unit integration vet ci clean conformance conformance-suite test-engines
 
 all: rt
 
@@ -27,9 +27,9 @@ demo:
 vet:
 	$(GO) vet ./...
 
-# Unit tests: every package except the integration suite.
+# Unit tests: every package except the integration and engine suites.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/tests$$')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/tests$$' | grep -v '/tests/engines$$')
 
 # Integration tests drive the built binary (tests/ builds it itself).
 integration:
@@ -44,9 +44,16 @@ root-check:
 ci:
 	hack/setup.sh test
 	$(MAKE) test
+	$(MAKE) test-engines
 	$(MAKE) conformance
 	$(MAKE) bench-smoke
 	$(MAKE) fuzz-smoke FUZZTIME=5s
+
+# podman (conmon, cgroupfs) and containerd (runc v2 shim, ctr) drive the
+# runtime end to end: first runc, to show every check is right, then rt.
+test-engines: root-check rt
+	cd tests/engines && RUNTIME=runc $(GO) test -count=1 -v .
+	cd tests/engines && RUNTIME=rt RT_BINARY=$(CURDIR)/rt $(GO) test -count=1 -v .
 
 # The OCI runtime-tools validation suite: `make conformance [RUNTIME=runc|crun|PATH]`.
 # @latest (v0.9.0) no longer builds against runtime-spec 1.3; master does.
