@@ -19,8 +19,29 @@ cd "$root"
 rm -f "$out"
 # urfave_cli_no_docs drops the man/markdown generators (blackfriday): less
 # code to load and initialise on every command. cgo is needed for
-# libseccomp, linked statically (libseccomp.a, glibc's libc.a): no shared
-# libraries to map and relocate at every start, and a smaller RSS.
+# libseccomp, linked statically: no shared libraries to map and relocate at
+# every start, and a smaller RSS.
+#
+# The C library is musl (musl-tools) when available: static glibc spends
+# ~0.6 ms of every process start probing cache sizes with CPUID, which traps
+# to the hypervisor on this kind of VM, and rt starts twice per container.
+# Debian's libseccomp.a links against musl with one shim (hack/musl).
+if command -v musl-gcc >/dev/null 2>&1; then
+	m=$root/build/musl
+	mkdir -p "$m/include"
+	# musl's include dir lacks seccomp.h and the kernel headers it includes.
+	for h in seccomp.h seccomp-syscalls.h linux asm-generic; do
+		ln -sfn "/usr/include/$h" "$m/include/$h"
+	done
+	ln -sfn /usr/include/x86_64-linux-gnu/asm "$m/include/asm"
+	musl-gcc -O2 -c hack/musl/compat.c -o "$m/compat.o"
+	cp /usr/lib/x86_64-linux-gnu/libseccomp.a "$m/libseccomp.a.tmp"
+	ar rc "$m/libseccomp.a.tmp" "$m/compat.o"
+	mv "$m/libseccomp.a.tmp" "$m/libseccomp.a"
+	export CC=musl-gcc CGO_CFLAGS="-I$m/include" CGO_LDFLAGS="-L$m"
+else
+	echo "build-rt.sh: musl-gcc not found (hack/setup.sh installs musl-tools): linking glibc, ~0.6 ms slower per start" >&2
+fi
 CGO_ENABLED=1 go build -tags urfave_cli_no_docs,netgo,osusergo \
 	-ldflags '-linkmode=external -extldflags=-static' -o "$out" "$pkg"
 go run ./hack/elfentry "$out"

@@ -7,8 +7,8 @@ set -euo pipefail
 
 mode=${1:-test}
 case "$mode" in
-demo) pkgs=(busybox-static libseccomp-dev gcc libc6-dev pkg-config) ;;
-test) pkgs=(busybox-static libseccomp-dev runc crun jq gcc make iproute2 pkg-config util-linux bsdutils
+demo) pkgs=(busybox-static libseccomp-dev gcc libc6-dev pkg-config musl-tools) ;;
+test) pkgs=(busybox-static libseccomp-dev musl-tools runc crun jq gcc make iproute2 pkg-config util-linux bsdutils
 	qemu-system-x86 podman conmon containerd) ;;
 *)
 	echo "usage: $0 [demo|test]" >&2
