@@ -105,7 +105,7 @@ func (c *Container) Exec(o ExecOpts) (*ExecProcess, error) {
 	default:
 		return nil, fmt.Errorf("cannot exec in container %s: it is %s", c.ID(), s)
 	}
-	proc, err := c.startExec(o)
+	proc, err := c.execDirect(o)
 	if err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", c.ID(), err)
 	}

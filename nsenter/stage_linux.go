@@ -67,3 +67,21 @@ func stageError(set bool, val string) error {
 	}
 	return fmt.Errorf("nsenter entry stage: unknown state %d", stageState)
 }
+
+// TrampolineArg0 makes the entry stage an exec trampoline: a process that
+// execs this binary with argv "_RTEXEC", ERRFD, CGFD, PATH, ARGV0, ARGS...
+// runs no Go and no C library code: the stage marks ERRFD close-on-exec; if
+// CGFD is not empty, writes "0" to that fd (an open cgroup.procs: the
+// process moves into that cgroup; the kernel checks the opener's
+// credentials) and closes it; then execs PATH with ARGV0, ARGS... and the
+// same environment. If a step fails it writes the errno (4 bytes, native
+// order) to ERRFD and exits 127. rt exec's direct path execs the
+// container's program this way from a sealed copy of rt, so that the process
+// doing the final execve has the sealed copy, not the host's rt, as
+// /proc/self/exe (CVE-2019-5736: `#!/proc/self/exe`), and so that it joins a
+// cgroup2 hierarchy without clone3 (which seccomp profiles often refuse).
+const TrampolineArg0 = "_RTEXEC"
+
+// StageRan reports whether this process started through the entry stage
+// (a binary patched by hack/build-rt.sh).
+func StageRan() bool { return stageState != stageNotRun }

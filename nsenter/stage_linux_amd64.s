@@ -12,10 +12,102 @@ DATA envPrefix<>+0(SB)/8, $"_RT_NSEN"
 DATA envPrefix<>+8(SB)/4, $"TER="
 GLOBL envPrefix<>(SB), RODATA|NOPTR, $12
 
+DATA zeroPid<>+0(SB)/1, $"0"
+GLOBL zeroPid<>(SB), RODATA|NOPTR, $1
+
 #define SYS_close 3
 #define SYS_setns 308
+#define SYS_write 1
+#define SYS_fcntl 72
+#define SYS_execve 59
+#define SYS_exit_group 231
 
 TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
+	// The exec trampoline (see TrampolineArg0 in stage_linux.go):
+	// argv = "_RTEXEC", ERRFD, CGFD, PATH, ARGV0, ARGS... means: mark ERRFD
+	// close-on-exec; if CGFD is not empty, write "0" to it (a cgroup.procs:
+	// move this process there) and close it; execve(PATH, &ARGV0, envp). If
+	// a step fails, write its errno (4 bytes) to ERRFD and exit 127. No Go,
+	// no libc.
+	MOVQ	0(SP), BX		// argc
+	CMPQ	BX, $5
+	JLT	stage
+	MOVQ	8(SP), R13		// argv[0]: 8 bytes are readable (more strings follow)
+	MOVQ	$0x004345584554525f, AX	// "_RTEXEC" and its NUL
+	CMPQ	AX, 0(R13)
+	JNE	stage
+	MOVQ	16(SP), R13		// argv[1]: ERRFD, in decimal
+	XORL	DI, DI
+	XORL	R8, R8
+edigit:
+	MOVBLZX	(R13), AX
+	SUBL	$'0', AX
+	CMPL	AX, $9
+	JHI	efd
+	IMULL	$10, DI
+	ADDL	AX, DI
+	INCQ	R13
+	INCL	R8
+	CMPL	R8, $7
+	JGT	texit
+	JMP	edigit
+efd:
+	TESTL	R8, R8
+	JZ	texit
+	MOVL	DI, R12			// ERRFD
+	MOVL	$2, SI			// F_SETFD
+	MOVL	$1, DX			// FD_CLOEXEC
+	MOVL	$SYS_fcntl, AX
+	SYSCALL
+	MOVQ	24(SP), R13		// argv[2]: CGFD, or empty
+	XORL	DI, DI
+	XORL	R8, R8
+cdigit:
+	MOVBLZX	(R13), AX
+	SUBL	$'0', AX
+	CMPL	AX, $9
+	JHI	cfd
+	IMULL	$10, DI
+	ADDL	AX, DI
+	INCQ	R13
+	INCL	R8
+	CMPL	R8, $7
+	JGT	texit
+	JMP	cdigit
+cfd:
+	TESTL	R8, R8
+	JZ	exec
+	MOVL	DI, R14			// CGFD
+	LEAQ	zeroPid<>(SB), SI
+	MOVL	$1, DX
+	MOVL	$SYS_write, AX
+	SYSCALL
+	CMPQ	AX, $0xfffffffffffff001
+	JCC	tfail
+	MOVL	R14, DI
+	MOVL	$SYS_close, AX
+	SYSCALL
+exec:
+	MOVQ	32(SP), DI		// PATH
+	LEAQ	40(SP), SI		// &argv[4]
+	MOVQ	0(SP), BX
+	LEAQ	16(SP)(BX*8), DX	// envp
+	MOVL	$SYS_execve, AX
+	SYSCALL				// returns only on failure
+tfail:
+	NEGQ	AX
+	MOVL	AX, ·stageErrno(SB)
+	MOVL	R12, DI
+	LEAQ	·stageErrno(SB), SI
+	MOVL	$4, DX
+	MOVL	$SYS_write, AX
+	SYSCALL
+texit:
+	MOVL	$127, DI
+	MOVL	$SYS_exit_group, AX
+	SYSCALL
+
+stage:
 	MOVL	$1, ·stageState(SB)	// stageNoEnv
 	MOVQ	0(SP), BX		// argc
 	LEAQ	16(SP)(BX*8), R12	// envp: skip argc, argv[argc], its NULL

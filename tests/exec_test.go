@@ -34,7 +34,7 @@ func procFacts(t *testing.T, pid int) map[string]string {
 	f["uid_map"] = strings.Join(strings.Fields(mustRead(t, fmt.Sprintf("/proc/%d/uid_map", pid))), " ")
 	f["cgroup"] = mustRead(t, fmt.Sprintf("/proc/%d/cgroup", pid))
 	for _, line := range strings.Split(mustRead(t, fmt.Sprintf("/proc/%d/status", pid)), "\n") {
-		for _, k := range []string{"CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb", "NoNewPrivs", "Seccomp"} {
+		for _, k := range []string{"Uid", "Gid", "Groups", "CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb", "NoNewPrivs", "Seccomp"} {
 			if strings.HasPrefix(line, k+":") {
 				f[k] = strings.TrimSpace(line[len(k)+1:])
 			}
@@ -59,6 +59,17 @@ func TestExecJoinsEverything(t *testing.T) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 				{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &one}}}
 		},
+	}
+	// rt's direct exec path (no user or time namespace), with a filter,
+	// a user, groups, fewer capabilities and no_new_privs, all of which it
+	// sets on one thread of rt.
+	cases["seccomp, user, capabilities, no_new_privs"] = func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}
+		s.Process.NoNewPrivileges = true
+		keep := []string{"CAP_NET_BIND_SERVICE", "CAP_KILL"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: keep, Effective: keep, Permitted: keep, Ambient: keep, Inheritable: keep}
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &one}}}
 	}
 	for name, mut := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -91,6 +102,27 @@ func TestExecJoinsEverything(t *testing.T) {
 			rt(t, "delete", "-f", b.ID).mustOK(t)
 		})
 	}
+}
+
+// TestExecPath: rt starts exec'd programs from a prepared thread of its own
+// (no second rt process) unless a user or time namespace must be joined,
+// which needs the single-threaded entry stage of a re-exec'd rt.
+// TestExecJoinsEverything checks both give the container's process.
+func TestExecPath(t *testing.T) {
+	if runtimeName != "rt" {
+		t.Skip("rt's own exec paths")
+	}
+	b := runningBundle(t)
+	if r := rt(t, "--debug", "exec", b.ID, "true").mustOK(t); strings.Contains(r.stderr, "re-exec path") {
+		t.Fatalf("a plain container took the re-exec path:\n%s", r.stderr)
+	}
+	u := runningBundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+	})
+	r := rt(t, "--debug", "exec", u.ID, "true").mustOK(t)
+	mustContain(t, "debug log of exec with a user namespace", r.stderr, "re-exec path (user namespace)")
 }
 
 // TestExecStatusAndErrors: foreground exec returns the exit status; a
