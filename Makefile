@@ -85,9 +85,11 @@ $(CONF)/rootfs-amd64.tar.gz: hack/mkrootfs.sh
 	rm -rf $(CONF)/rootfs
 
 # rt against runc and crun, interleaved, as a markdown table (the README's
-# numbers; build/bench/last.md keeps a copy). Needs runc, crun and
-# busybox-static (hack/setup.sh test). BENCH_FLAGS adds harness flags
-# (build/bench/bench -h). bench-smoke: a few repetitions, no thresholds, for CI.
+# numbers; build/bench/last.md keeps a copy), with `podman run --rm` and
+# `ctr run --rm` rows. Needs runc, crun, busybox-static, podman, conmon and
+# containerd (hack/setup.sh test). BENCH_FLAGS adds harness flags
+# (build/bench/bench -h; -engine-reps 0 skips the engine rows).
+# bench-smoke: a few repetitions, no thresholds, for CI.
 .PHONY: bench bench-smoke bench-prep
 BENCH := build/bench
 BENCH_FLAGS ?=
@@ -96,7 +98,7 @@ bench: bench-prep
 	$(BENCH)/bench -o $(BENCH)/last.md $(BENCH_FLAGS)
 
 bench-smoke: bench-prep
-	$(BENCH)/bench -reps 5 -seq-reps 1 -seq-n 20 -conc-reps 2 $(BENCH_FLAGS)
+	$(BENCH)/bench -reps 5 -seq-reps 1 -seq-n 20 -conc-reps 2 -engine-reps 2 $(BENCH_FLAGS)
 
 bench-prep: root-check rt
 	$(GO) build -o $(BENCH)/bench ./hack/bench

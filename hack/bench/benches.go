@@ -16,6 +16,8 @@ const (
 	benchSeccomp = "seccomp"
 	benchSeq     = "sequential"
 	benchConc    = "concurrent"
+	benchPodman  = "podman"
+	benchCtr     = "ctr"
 )
 
 // row is one line of the table. A target compares rt's median with
@@ -41,7 +43,7 @@ type bench struct {
 
 func (h *harness) benches() []*bench {
 	o := h.o
-	return []*bench{
+	bs := []*bench{
 		{name: benchFloor, reps: o.reps, warmup: true, measure: measureFloor,
 			rows: []row{
 				{key: "floor", label: "launcher floor: the host's /bin/true, started as `run` is", unit: "ms"},
@@ -69,10 +71,22 @@ func (h *harness) benches() []*bench {
 		{name: benchSeq, reps: o.seqReps, measure: measureSeq(o.seqN),
 			rows: []row{{key: "seq", label: fmt.Sprintf("%d × create, start, delete one after another", o.seqN), unit: "s", vs: "crun", max: 1}}},
 	}
+	if o.engineReps == 0 {
+		return bs
+	}
+	// Both use each runtime's engine workspace (engines.go): set up by the
+	// first, removed after the second, or at cleanup.
+	nop := func(*runtime) error { return nil }
+	return append(bs,
+		&bench{name: benchPodman, reps: o.engineReps, warmup: true, setup: h.engineSetup, measure: measurePodman, teardown: nop,
+			rows: []row{{key: "podman", label: "`podman run --rm busybox true`, end to end", unit: "ms"}}},
+		&bench{name: benchCtr, reps: o.engineReps, warmup: true, setup: h.engineSetup, measure: measureCtr, teardown: h.engineTeardown,
+			rows: []row{{key: "ctr", label: "`ctr run --rm busybox true` (containerd-shim-runc-v2), end to end", unit: "ms"}}},
+	)
 }
 
 // tableOrder is the order of rows in the report.
-var tableOrder = []string{"run", "create", "start", "delete", "exec", "limits", "seccomp", "seq", "conc", "rss", "floor", "rss-floor"}
+var tableOrder = []string{"run", "create", "start", "delete", "exec", "limits", "seccomp", "seq", "conc", "podman", "ctr", "rss", "floor", "rss-floor"}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -250,6 +264,9 @@ func (h *harness) runBench(b *bench, res *results) {
 	active := map[*runtime]bool{}
 	var setUp []*runtime
 	for _, r := range h.rts {
+		if stopping.Load() {
+			break
+		}
 		if slices.Contains(notYet[r.name], b.name) {
 			for _, rw := range b.rows {
 				set(res.na, rw.key, r.name, true)

@@ -15,12 +15,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cleanup deletes every container the runtimes may still have, stops the
-// helper, removes the cgroups under cgParent in every hierarchy and the
-// work directory, then checks that no cgroup, mount, state or process of
-// this run is left. It returns what it could not clean.
+// cleanup closes the engine workspaces, deletes every container the
+// runtimes may still have, stops the helper, removes the cgroups under
+// cgParent (and the engines') in every hierarchy and the work directory,
+// then checks that no cgroup, mount, state or process of this run is left.
+// It returns what it could not clean.
 func (h *harness) cleanup() []string {
 	var problems []string
+	// Engines first: deleteAll reaps every exited child of ours, which
+	// must not include their reapers before close has waited for them.
+	for _, r := range h.rts {
+		if r.eng != nil {
+			for _, p := range r.eng.close() {
+				problems = append(problems, r.name+": "+p)
+			}
+			r.eng = nil
+		}
+	}
 	for _, r := range h.rts {
 		problems = append(problems, r.deleteAll()...)
 	}
@@ -31,6 +42,9 @@ func (h *harness) cleanup() []string {
 	}
 	reapAll()
 	problems = append(problems, removeCgroups(h.cgParent)...)
+	for _, cg := range h.engineCgroups {
+		problems = append(problems, removeCgroups(cg)...)
+	}
 	if err := os.RemoveAll(h.work); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -119,8 +133,10 @@ func rmdirTree(dir string) error {
 // verify looks for anything of this run left on the host.
 func (h *harness) verify() []string {
 	var problems []string
-	if left, _ := filepath.Glob("/sys/fs/cgroup/*/" + h.cgParent); len(left) > 0 {
-		problems = append(problems, "cgroups left: "+strings.Join(left, " "))
+	for _, cg := range append([]string{h.cgParent}, h.engineCgroups...) {
+		if left, _ := filepath.Glob("/sys/fs/cgroup/*/" + strings.TrimPrefix(cg, "/")); len(left) > 0 {
+			problems = append(problems, "cgroups left: "+strings.Join(left, " "))
+		}
 	}
 	if _, err := os.Lstat(h.work); err == nil {
 		problems = append(problems, h.work+" is still there")
@@ -173,6 +189,7 @@ func (h *harness) cleanStale(crunLauncher launcher) {
 		old := &harness{o: h.o, work: fmt.Sprintf("%s%d", workPrefix, pid), cgParent: fmt.Sprintf("%s%d", cgPrefix, pid)}
 		old.rts = old.runtimes(old.work, crunLauncher)
 		logf("cleaning up after an earlier run (pid %d)", pid)
+		old.engineCgroups = staleEngines(old.work)
 		for _, p := range old.cleanup() {
 			logf("cleanup of pid %d: %s", pid, p)
 		}

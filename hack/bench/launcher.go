@@ -37,10 +37,11 @@ const helperArg = "__bench-helper"
 // helper times each command with the same code as the harness, so crun's
 // figures contain neither the set-up nor the round trip to the helper.
 type helper struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	enc *json.Encoder
-	dec *json.Decoder
+	name string // for messages
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	enc  *json.Encoder
+	dec  *json.Decoder
 }
 
 type helperHello struct {
@@ -48,24 +49,10 @@ type helperHello struct {
 }
 
 func startHelper() (*helper, error) {
-	// Our own binary even if build/bench/bench is rebuilt meanwhile.
-	cmd := exec.Command("/proc/self/exe", helperArg)
-	cmd.Stderr = os.Stderr
-	// Own process group: a Ctrl-C on the terminal must not stop it before the
-	// harness has had crun delete its containers.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS, Setpgid: true}
-	in, err := cmd.StdinPipe()
+	h, err := startWorker("crun helper", true, helperArg)
 	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start crun helper: %w", err)
 	}
-	h := &helper{cmd: cmd, in: in, enc: json.NewEncoder(in), dec: json.NewDecoder(bufio.NewReader(out))}
 	var hello helperHello
 	if err := h.dec.Decode(&hello); err != nil || hello.Err != "" {
 		h.close()
@@ -77,13 +64,39 @@ func startHelper() (*helper, error) {
 	return h, nil
 }
 
+// startWorker starts this program again with args, in a process group of
+// its own (a Ctrl-C on the terminal must not stop it before the harness
+// has cleaned up through it) and, with newNS, in a new mount namespace;
+// jobs go to its stdin and results come from its stdout.
+func startWorker(name string, newNS bool, args ...string) (*helper, error) {
+	// Our own binary even if build/bench/bench is rebuilt meanwhile.
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if newNS {
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &helper{name: name, cmd: cmd, in: in, enc: json.NewEncoder(in), dec: json.NewDecoder(bufio.NewReader(out))}, nil
+}
+
 func (h *helper) run(j job) (jobResult, error) {
 	var r jobResult
 	if err := h.enc.Encode(j); err != nil {
-		return r, fmt.Errorf("send job to crun helper: %w", err)
+		return r, fmt.Errorf("send job to %s: %w", h.name, err)
 	}
 	if err := h.dec.Decode(&r); err != nil {
-		return r, fmt.Errorf("crun helper: %w", err)
+		return r, fmt.Errorf("%s: %w", h.name, err)
 	}
 	return r, nil
 }
@@ -92,14 +105,20 @@ func (h *helper) run(j job) (jobResult, error) {
 // namespace, and the tmpfs in it, go with it.
 func (h *helper) close() error {
 	h.in.Close()
+	return h.wait(10 * time.Second)
+}
+
+// wait waits for the process to exit; after timeout it kills its process
+// group.
+func (h *helper) wait(timeout time.Duration) error {
 	done := make(chan error, 1)
 	go func() { done <- h.cmd.Wait() }()
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(10 * time.Second):
-		h.cmd.Process.Kill()
-		return fmt.Errorf("crun helper did not exit; killed: %v", <-done)
+	case <-time.After(timeout):
+		unix.Kill(-h.cmd.Process.Pid, unix.SIGKILL)
+		return fmt.Errorf("%s did not exit within %v; killed: %v", h.name, timeout, <-done)
 	}
 }
 
@@ -134,9 +153,19 @@ func helperSetup() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("become child subreaper: %w", err)
 	}
+	return privateMounts(true)
+}
+
+// privateMounts makes every mount of this (new) mount namespace private, so
+// that nothing mounted here reaches the host's, and with hideUnified
+// mounts an empty tmpfs over unifiedDir.
+func privateMounts(hideUnified bool) error {
 	// Private first, or the tmpfs would propagate to the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
+	}
+	if !hideUnified {
+		return nil
 	}
 	if err := unix.Mount("none", unifiedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755"); err != nil {
 		return fmt.Errorf("mount tmpfs over %s: %w", unifiedDir, err)

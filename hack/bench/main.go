@@ -4,7 +4,10 @@
 // medians (min–max) with the ratios rt/runc and rt/crun. It cleans up after
 // itself even when interrupted, and after an earlier run that was killed.
 //
-//	make bench          the full table (about 1 minute on 2 quiet cores, 3 when busy)
+// Two more rows time the runtimes under the engines: `podman run --rm` and
+// `ctr run --rm` (see engines.go).
+//
+//	make bench          the full table (about 1½ minutes on 2 quiet cores, 2–3 when busy)
 //	make bench-smoke    a few repetitions, for CI
 //
 // Run it through make, as root: make builds rt, this program, hack/bench/spawn
@@ -30,16 +33,25 @@ type options struct {
 	rt, runc, crun string
 	spawn          string
 	rootfs         string
+	repo           string
 	out            string
 	reps           int // per-command benchmarks
 	seqReps, seqN  int
 	concReps, conc int
+	engineReps     int // podman run and ctr run; 0: not measured
 	timeout        time.Duration
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == helperArg {
-		os.Exit(helperMain())
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case helperArg:
+			os.Exit(helperMain())
+		case engineReaperArg:
+			os.Exit(engineReaperMain())
+		case engineWorkerArg:
+			os.Exit(engineWorkerMain())
+		}
 	}
 	var o options
 	flag.StringVar(&o.rt, "rt", "./rt", "rt binary")
@@ -47,15 +59,17 @@ func main() {
 	flag.StringVar(&o.crun, "crun", "/usr/bin/crun", "crun binary")
 	flag.StringVar(&o.spawn, "spawn", "", "hack/bench/spawn binary (default: spawn next to this program)")
 	flag.StringVar(&o.rootfs, "rootfs", "build/bench/rootfs", "busybox rootfs (hack/mkrootfs.sh DIR)")
+	flag.StringVar(&o.repo, "repo", ".", "the rt repository (for hack/mkrootfs.sh, which the engine workspaces use)")
 	flag.StringVar(&o.out, "o", "", "also write the markdown report to this file")
 	flag.IntVar(&o.reps, "reps", 60, "repetitions of each single-command benchmark")
 	flag.IntVar(&o.seqReps, "seq-reps", 5, "repetitions of the sequential benchmark")
 	flag.IntVar(&o.seqN, "seq-n", 100, "containers per sequential repetition")
 	flag.IntVar(&o.concReps, "conc-reps", 10, "repetitions of the concurrent benchmark")
 	flag.IntVar(&o.conc, "conc-n", 20, "containers per concurrent repetition")
+	flag.IntVar(&o.engineReps, "engine-reps", 30, "repetitions of `podman run` and `ctr run` (0: skip them)")
 	flag.DurationVar(&o.timeout, "timeout", time.Minute, "kill a runtime command after this long")
 	flag.Parse()
-	if flag.NArg() != 0 || o.reps < 1 || o.seqReps < 1 || o.seqN < 1 || o.concReps < 1 || o.conc < 1 {
+	if flag.NArg() != 0 || o.reps < 1 || o.seqReps < 1 || o.seqN < 1 || o.concReps < 1 || o.conc < 1 || o.engineReps < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -123,7 +137,10 @@ type harness struct {
 	cgParent string
 	rts      []*runtime
 	helper   *helper
-	versions string // of the three runtimes, for the report
+	versions string // of the three runtimes (and the engines), for the report
+	// engineCgroups are the absolute cgroup parents of the engine
+	// workspaces (rt-engines-PID of each worker), removed at cleanup.
+	engineCgroups []string
 }
 
 func newHarness(o options) (*harness, error) {
@@ -137,7 +154,7 @@ func newHarness(o options) (*harness, error) {
 		}
 		o.spawn = filepath.Join(filepath.Dir(self), "spawn")
 	}
-	for _, p := range []*string{&o.rt, &o.runc, &o.crun, &o.spawn, &o.rootfs} {
+	for _, p := range []*string{&o.rt, &o.runc, &o.crun, &o.spawn, &o.rootfs, &o.repo} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return nil, err
@@ -151,6 +168,11 @@ func newHarness(o options) (*harness, error) {
 	}
 	if _, err := os.Stat(filepath.Join(o.rootfs, "bin/busybox")); err != nil {
 		return nil, fmt.Errorf("rootfs: %v (hack/mkrootfs.sh %s)", err, o.rootfs)
+	}
+	if o.engineReps > 0 {
+		if err := engineCheck(o); err != nil {
+			return nil, err
+		}
 	}
 	// Container inits are orphaned to us when create exits, as to a shim:
 	// we reap them, so "wait until stopped" is exact.
@@ -181,6 +203,9 @@ func newHarness(o options) (*harness, error) {
 		*p = snap
 	}
 	h.versions = fmt.Sprintf("%s; runc: %s; crun: %s", rtVersion(h.o.rt), version(h.o.runc), version(h.o.crun))
+	if o.engineReps > 0 {
+		h.versions += fmt.Sprintf("\n%s; %s; %s", version("podman"), version("conmon"), version("containerd"))
+	}
 	h.rts = h.runtimes(h.work, crunLauncher)
 	for _, r := range h.rts {
 		if err := os.MkdirAll(r.root, 0o700); err != nil {

@@ -137,6 +137,14 @@ func (h *harness) report(res *results, took time.Duration) string {
 		p("in a private mount namespace with an empty tmpfs over %s (set up once, before\n", unifiedDir)
 		p("any timing); the helper times crun with the harness's own code (see the launcher-floor row).\n")
 	}
+	if _, ok := res.rows["podman"]; ok {
+		p("`podman run` (conmon, cgroupfs, --network none) and `ctr run` (containerd-shim-runc-v2,\n")
+		p("--runc-binary) start busybox `true` from a locally imported image and are timed from fork to\n")
+		p("exit of podman or ctr, the engine's own work included. Each runtime has a workspace of its own\n")
+		p("(tests/engines: podman storage, a containerd daemon), set up before any timing, and a worker that\n")
+		p("runs its commands from a new mount namespace under a reaper that reaps conmon and the shims as\n")
+		p("they exit. The three are alike but for crun's namespace, which also has the tmpfs over unified.\n")
+	}
 	var shown []string
 	for _, key := range tableOrder {
 		for _, r := range h.rts {

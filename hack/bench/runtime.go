@@ -16,7 +16,9 @@ type runtime struct {
 	live    map[string]bool // ids that may exist: deleted -f at cleanup
 	seq     int
 	timeout time.Duration
-	spawner string // hack/bench/spawn, for Spawn steps
+	spawner string  // hack/bench/spawn, for Spawn steps
+	eng     *engine // its podman and containerd workspace, while the engine benchmarks run
+	engErr  error   // why eng could not be set up
 }
 
 // notYet lists the benchmarks a runtime cannot run yet; its cells show n/a.
@@ -41,12 +43,15 @@ func (r *runtime) newID(prefix string) string {
 func (r *runtime) pidFile(id string) string { return filepath.Join(r.dir, id+".pid") }
 
 // do runs j with r's launcher; an error names the step that failed.
-func (r *runtime) do(j job) (jobResult, error) {
+func (r *runtime) do(j job) (jobResult, error) { return r.doWith(r.l, j) }
+
+// doWith runs j with l, as do does.
+func (r *runtime) doWith(l launcher, j job) (jobResult, error) {
 	if j.Timeout == 0 {
 		j.Timeout = r.timeout
 	}
 	j.Spawner = r.spawner
-	res, err := r.l.run(j)
+	res, err := l.run(j)
 	if err != nil {
 		return res, err
 	}
