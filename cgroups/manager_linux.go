@@ -97,14 +97,14 @@ func Load(paths map[string]string) (Manager, error) {
 		}
 	}
 	if dir, ok := paths[UnifiedKey]; ok && len(paths) == 1 {
-		return &v2Manager{root: unifiedRootFor(dir), dir: dir}, nil
+		return &v2Manager{dir: dir, lazyRoot: true}, nil
 	}
 	m := &v1Manager{paths: make(map[string]string, len(paths))}
 	for c, p := range paths {
 		m.paths[c] = p
 	}
-	if dir, ok := paths[UnifiedKey]; ok {
-		m.unifiedRoot = unifiedRootFor(dir)
-	}
+	// unifiedRoot is looked up when needed (unifiedRootDir): reading
+	// mountinfo costs every command on an existing container otherwise.
+	m.lazyUnified = true
 	return m, nil
 }

@@ -14,6 +14,7 @@ import (
 type v1Manager struct {
 	paths       map[string]string // controller -> dir
 	unifiedRoot string            // cgroup2 mountpoint on hybrid hosts, "" if unknown
+	lazyUnified bool              // unifiedRoot not looked up yet (a Load-ed manager)
 }
 
 // dirs returns the distinct directories (co-mounted controllers share one),
@@ -187,4 +188,15 @@ func (m *v1Manager) Frozen() (bool, error) {
 		return false, err
 	}
 	return state == "FROZEN", nil
+}
+
+// unifiedRootDir is unifiedRoot, looked up on first use for a Load-ed manager.
+func (m *v1Manager) unifiedRootDir() string {
+	if m.lazyUnified {
+		m.lazyUnified = false
+		if dir, ok := m.paths[UnifiedKey]; ok {
+			m.unifiedRoot = unifiedRootFor(dir)
+		}
+	}
+	return m.unifiedRoot
 }

@@ -153,7 +153,7 @@ func (m *v1Manager) preflight(r *specs.LinuxResources) error {
 		if _, ok := m.paths["hugetlb"]; !ok {
 			if dir, ok := m.paths[UnifiedKey]; !ok {
 				err = errors.New("linux.resources.hugepageLimits: the hugetlb cgroup controller is not mounted")
-			} else if err = needV2(m.unifiedRoot, dir, []string{"hugetlb"}); err != nil {
+			} else if err = needV2(m.unifiedRootDir(), dir, []string{"hugetlb"}); err != nil {
 				err = fmt.Errorf("linux.resources.hugepageLimits: %w", err)
 			}
 		}

@@ -14,9 +14,21 @@ import (
 )
 
 // v2Manager drives one cgroup of a cgroup2 hierarchy mounted at root.
+// rootDir is the cgroup2 mountpoint, looked up on first use for a Load-ed
+// manager.
+func (m *v2Manager) rootDir() string {
+	if m.lazyRoot {
+		m.root, m.lazyRoot = unifiedRootFor(m.dir), false
+	}
+	return m.root
+}
+
 type v2Manager struct {
 	root string // mountpoint; "" when unknown (a Load-ed dir outside our mounts)
 	dir  string
+	// lazyRoot: root is found from mountinfo on first use (Load: most
+	// commands on an existing container never need it).
+	lazyRoot bool
 	// setDevices applies a device policy; nil means setDevicesV2 (eBPF).
 	// Tests of fake trees, which are no cgroup2 mounts, replace it.
 	setDevices func(dir string, p *devicePolicy) error
@@ -32,9 +44,9 @@ func (m *v2Manager) Apply(pid int) error {
 	if err := os.MkdirAll(m.dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
-	if m.root != "" {
-		if avail, err := readFile(m.root, "cgroup.controllers"); err == nil {
-			_ = enableControllers(m.root, m.dir, strings.Fields(avail))
+	if root := m.rootDir(); root != "" {
+		if avail, err := readFile(root, "cgroup.controllers"); err == nil {
+			_ = enableControllers(root, m.dir, strings.Fields(avail))
 		}
 	}
 	if pid >= 0 {
@@ -75,7 +87,7 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 	if err := checkSupported(r, true); err != nil {
 		return err
 	}
-	if err := needV2(m.root, m.dir, neededV2(r)); err != nil {
+	if err := needV2(m.rootDir(), m.dir, neededV2(r)); err != nil {
 		return fmt.Errorf("linux.resources: %w", err)
 	}
 	if err := preflightV2(m.dir, r); err != nil {
