@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -68,14 +70,17 @@ var execCommand = &cli.Command{
 			PreserveFDs:   ctx.Int("preserve-fds"),
 			IgnorePaused:  ctx.Bool("ignore-paused"),
 			SubCgroups:    ctx.StringSlice("cgroup"),
+			Timing:        ctx.Bool("debug"),
 		}
 		if console != nil {
 			o.Console = console.Theirs
 		}
+		tExec := time.Now()
 		proc, err := c.Exec(o)
 		if err != nil {
 			return err
 		}
+		tStarted := time.Now()
 		if s := ctx.String("pidfd-socket"); s != "" {
 			if err := libcontainer.SendPidfd(s, proc.Pid()); err != nil {
 				proc.Signal(os.Kill)
@@ -103,6 +108,8 @@ var execCommand = &cli.Command{
 		if restore != nil {
 			restore()
 		}
+		logrus.Debugf("timing: exec: main to Exec %.3f ms, Exec %.3f ms, wait %.3f ms (since main: %.3f ms)",
+			ms(tExec.Sub(processStart)), ms(tStarted.Sub(tExec)), ms(time.Since(tStarted)), ms(time.Since(processStart)))
 		if err != nil {
 			return err
 		}

@@ -144,6 +144,7 @@ func directSeccompOK(s *specs.LinuxSeccomp) string {
 func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, err error) {
 	spec := c.state.Config
 	p := o.Process
+	t := newTimer(o.Timing)
 	rl, err := rlimits.Parse(p.Rlimits)
 	if err != nil {
 		return nil, false, fmt.Errorf("process.%w", err)
@@ -158,11 +159,13 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 			return nil, false, err
 		}
 	}
+	t.mark("exec: load seccomp, rlimits")
 	joins, err := execJoins(c.state.InitPid, spec)
 	if err != nil {
 		return nil, false, err
 	}
 	defer joins.close()
+	t.mark("exec: open namespaces")
 	// The namespaces were opened through /proc/PID: make sure PID was
 	// still the container's init then, not a recycled pid.
 	if c.Status() == Stopped {
@@ -205,6 +208,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		defer procs.Close()
 	}
 
+	t.mark("exec: seal binary, fds, cgroup")
 	type result struct {
 		pid      int
 		fallback bool
@@ -219,6 +223,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		done <- result{pid, fb, err}
 	}()
 	r := <-done
+	t.mark("exec: prepared thread, fork+exec")
 	if r.err != nil {
 		return nil, r.fallback, r.err
 	}

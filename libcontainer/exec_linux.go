@@ -30,6 +30,8 @@ type ExecOpts struct {
 	// SubCgroups are --cgroup values: "[controller[,controller...]:]path",
 	// a sub-cgroup (made by the container) to run the process in.
 	SubCgroups []string
+	// Timing logs how long each phase of the direct path took (--debug).
+	Timing bool
 }
 
 // ExecProcess is a process started by Exec.

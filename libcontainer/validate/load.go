@@ -66,7 +66,7 @@ func Decode(data []byte) (*specs.Spec, error) {
 	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		line, col := position(data, syn.Offset)
+		line, col := position(data, syn.Offset+syntaxOffsetAdjust)
 		return nil, fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
 	}
 	var typ *json.UnmarshalTypeError

@@ -129,7 +129,7 @@ func setup(dir string) error {
 	}
 	// ctrupdate is a module of its own (it needs containerd's client).
 	ctrUpdate = filepath.Join(dir, "ctrupdate")
-	if err := runIn(filepath.Join(repo, "tests/engines/ctrupdate"), "go", "build", "-o", ctrUpdate, "."); err != nil {
+	if err := runIn(filepath.Join(repo, "tests/engines/ctrupdate"), "env", "GOEXPERIMENT=", "go", "build", "-o", ctrUpdate, "."); err != nil {
 		return err
 	}
 	env, err = Setup(Options{
