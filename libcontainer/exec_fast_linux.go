@@ -2,14 +2,15 @@ package libcontainer
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/containerd/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -27,18 +28,23 @@ import (
 // credentials set with raw syscalls, capabilities, no_new_privs, a seccomp
 // filter loaded without TSYNC, personality, scheduler, I/O priority, CPU
 // affinity, cwd and umask. A child inherits all of them from the thread that
-// forks it. So rt exec prepares one locked OS thread of its own as the
-// container process would be, forks and execs the program from that thread
-// (os/exec's fork+exec, no Go code in the child), and lets the thread die.
-// No second rt process starts: that start (Go runtime, C library) was most
-// of exec's time.
+// forks it. So rt exec prepares one locked OS thread (never the main one,
+// which main locks for itself) as the container process would be, forks from
+// it and lets the thread die. The child execs the sealed copy of rt as an
+// exec trampoline (nsenter.TrampolineArg0: Go assembly, no Go runtime, no
+// libc), which makes itself non-dumpable and waits while the parent, as host
+// root, moves it into the cgroup2 cgroup and sets its final affinity, then
+// applies the rlimits and execs the program. No second rt process starts:
+// that start (Go runtime, C library) was most of exec's time.
 //
-// What cannot be done per thread takes the re-exec path (startExec): joining
+// What cannot be done this way takes the re-exec path (startExec): joining
 // a user or time namespace (the kernel wants a single-threaded caller), a
 // container without a mount namespace (chroot), a paused container (the
-// thread would freeze on joining), a seccomp listener or TSYNC, rlimits that
-// could starve rt itself (AS, DATA), and seccomp profiles that might forbid
-// what the Go runtime and fork+exec need on the prepared thread.
+// thread would freeze on joining), a cgroup2 device policy (an eBPF program
+// that would not cover the thread's opens: only v1 devices cgroups, which
+// the thread joins first, do), seccomp listeners or TSYNC, seccomp profiles
+// with actions other than allow/log/errno or that restrict what the Go
+// runtime needs, and rlimits that raise a hard limit.
 
 // directExecOK says whether the direct path can run o.
 func (c *Container) directExecOK(o ExecOpts) (bool, string) {
@@ -49,8 +55,14 @@ func (c *Container) directExecOK(o ExecOpts) (bool, string) {
 	if spec.Linux == nil {
 		return false, "no linux section"
 	}
-	if c.Status() != Created && c.Status() != Running {
+	if st := c.Status(); st != Created && st != Running {
 		return false, "container not created or running"
+	}
+	if paths := c.state.CgroupPaths; len(paths) > 0 {
+		_, unified := paths[cgroups.UnifiedKey]
+		if _, v1 := paths["devices"]; unified && !v1 {
+			return false, "cgroup2 device policy"
+		}
 	}
 	mnt := false
 	for _, n := range spec.Linux.Namespaces {
@@ -64,9 +76,16 @@ func (c *Container) directExecOK(o ExecOpts) (bool, string) {
 	if !mnt {
 		return false, "no mount namespace"
 	}
-	for _, r := range o.Process.Rlimits {
-		if r.Type == "RLIMIT_AS" || r.Type == "RLIMIT_DATA" {
-			return false, r.Type
+	rl, err := rlimits.Parse(o.Process.Rlimits)
+	if err != nil || len(rl) > nsenter.TrampolineMaxRlimits {
+		return false, "rlimits"
+	}
+	for _, l := range rl {
+		// The trampoline runs with the exec's capabilities: it can lower
+		// limits, not raise hard ones.
+		var cur unix.Rlimit
+		if unix.Prlimit(0, l.Type, nil, &cur) != nil || l.Hard > cur.Max {
+			return false, l.Name + " raises a hard limit"
 		}
 	}
 	if s := spec.Linux.Seccomp; s != nil {
@@ -78,18 +97,13 @@ func (c *Container) directExecOK(o ExecOpts) (bool, string) {
 }
 
 // goNeeds are the syscalls the Go runtime may make on the prepared thread
-// after the filter is loaded, whose failure is fatal to rt: they must be
-// allowed without conditions. forkNeeds are what fork+exec and the
-// trampoline call: refused with an errno, the direct path fails before
-// anything ran and the re-exec path runs instead; but a filter that kills or
-// traps on them must not be loaded on a thread of rt.
-var (
-	goNeeds = []string{"futex", "mmap", "munmap", "madvise", "mprotect", "rt_sigprocmask",
-		"rt_sigreturn", "rt_sigaction", "sigaltstack", "nanosleep", "sched_yield", "getpid",
-		"gettid", "tgkill", "exit", "exit_group", "read", "write", "close"}
-	forkNeeds = []string{"pipe2", "clone", "clone3", "execve", "dup3", "dup2", "fcntl", "wait4",
-		"waitid", "setsid", "ioctl", "prctl", "pidfd_open", "pidfd_send_signal"}
-)
+// after the filter is loaded, whose failure is fatal to rt: with a default
+// errno action they must be allowed without conditions. Other refusals
+// (fork+exec's, the trampoline's) fail the direct path before the program
+// ran, and the re-exec path runs instead.
+var goNeeds = []string{"futex", "mmap", "munmap", "madvise", "mprotect", "rt_sigprocmask",
+	"rt_sigreturn", "rt_sigaction", "sigaltstack", "nanosleep", "sched_yield", "getpid",
+	"gettid", "tgkill", "exit", "exit_group", "read", "write", "close", "clock_gettime"}
 
 func directSeccompOK(s *specs.LinuxSeccomp) string {
 	if seccomp.NeedsListener(s) {
@@ -103,21 +117,21 @@ func directSeccompOK(s *specs.LinuxSeccomp) string {
 	allow := func(a specs.LinuxSeccompAction) bool {
 		return a == specs.ActAllow || a == specs.ActLog
 	}
+	// A filter that kills, traps or traces must never be loaded on a
+	// thread of rt: only allow, log and errno.
 	denyList := allow(s.DefaultAction)
 	if !denyList && s.DefaultAction != specs.ActErrno {
 		return "seccomp default action " + string(s.DefaultAction)
 	}
-	// unconditional[name]: an ALLOW/LOG rule without args; denied[name]:
-	// a rule with another action; fatal[name]: one that is not ERRNO.
-	unconditional, denied, fatal := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	unconditional, denied := map[string]bool{}, map[string]bool{}
 	for _, r := range s.Syscalls {
+		if !allow(r.Action) && r.Action != specs.ActErrno {
+			return "seccomp action " + string(r.Action)
+		}
 		for _, n := range r.Names {
 			switch {
 			case !allow(r.Action):
 				denied[n] = true
-				if r.Action != specs.ActErrno {
-					fatal[n] = true
-				}
 			case len(r.Args) == 0:
 				unconditional[n] = true
 			}
@@ -129,11 +143,6 @@ func directSeccompOK(s *specs.LinuxSeccomp) string {
 			return "seccomp profile restricts " + n
 		case !denyList && !unconditional[n]:
 			return "seccomp profile does not allow " + n + " unconditionally"
-		}
-	}
-	for _, n := range forkNeeds {
-		if fatal[n] {
-			return "seccomp profile kills or traps on " + n
 		}
 	}
 	return ""
@@ -199,7 +208,12 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		return nil, false, fmt.Errorf("seal rt binary: %w", err)
 	}
 	defer exe.Close()
-	// The trampoline moves itself into the cgroup2 hierarchy through this.
+	// Out of reach of the fds the child's fork+exec dup's into place.
+	exePath, closeExe, err := execPath(exe, 2*(len(files)+2))
+	if err != nil {
+		return nil, false, err
+	}
+	defer closeExe()
 	var procs *os.File
 	if dir, ok := paths[cgroups.UnifiedKey]; ok {
 		if procs, err = os.OpenFile(dir+"/cgroup.procs", os.O_WRONLY, 0); err != nil {
@@ -207,10 +221,30 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		}
 		defer procs.Close()
 	}
-
+	// Raw pipes, made before any filter is loaded, never in Go's poller.
+	var errP, syncP [2]int
+	if err := unix.Pipe2(errP[:], unix.O_CLOEXEC); err != nil {
+		return nil, true, err
+	}
+	defer unix.Close(errP[0])
+	if err := unix.Pipe2(syncP[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(errP[1])
+		return nil, true, err
+	}
+	defer unix.Close(syncP[1])
+	// rt exec's memory image, which the vfork child shares until it execs,
+	// must not be open to the container through /proc/PID (CVE-2019-5736).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		unix.Close(errP[1])
+		unix.Close(syncP[0])
+		return nil, true, err
+	}
 	t.mark("exec: seal binary, fds, cgroup")
+
 	type result struct {
 		pid      int
+		master   console.Console
+		slave    *os.File
 		fallback bool
 		err      error
 	}
@@ -219,24 +253,70 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		// Never unlocked: the thread ends with this goroutine, and with it
 		// the namespaces, credentials and filter it took on.
 		runtime.LockOSThread()
-		pid, fb, err := directExec(p, spec, joins, paths, procs, files, con, rl, prog, flags, exe)
-		done <- result{pid, fb, err}
+		pid, master, slave, fb, err := directExec(p, spec, joins, paths, files, con != nil, prog, flags, exePath, errP[1], syncP[0])
+		done <- result{pid, master, slave, fb, err}
 	}()
 	r := <-done
+	unix.Close(errP[1])
+	unix.Close(syncP[0])
 	t.mark("exec: prepared thread, fork+exec")
+	if r.master != nil {
+		defer r.master.Close()
+		defer r.slave.Close()
+	}
 	if r.err != nil {
 		return nil, r.fallback, r.err
 	}
+	// The trampoline waits on syncP: no code of the container's ran yet.
+	kill := func() {
+		unix.Kill(r.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(r.pid, &ws, 0, nil)
+	}
+	if procs != nil {
+		if _, err := procs.WriteString(strconv.Itoa(r.pid)); err != nil {
+			kill()
+			return nil, true, &stepError{Step: "join the container's cgroups", Err: fmt.Errorf("%s: %w", procs.Name(), err)}
+		}
+	}
+	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
+		// After the cgroup move, which resets it to the cgroup's cpuset.
+		set, err := cpuSet(a.Final)
+		if err == nil {
+			err = unix.SchedSetaffinity(r.pid, set)
+		}
+		if err != nil {
+			kill()
+			return nil, false, &stepError{Step: "process.execCPUAffinity.final", Err: err}
+		}
+	}
+	if r.master != nil {
+		// Only now: a fallback before this point sends a master of its own.
+		if err := unix.Sendmsg(int(con.Fd()), []byte("/dev/ptmx"), unix.UnixRights(int(r.master.Fd())), nil, 0); err != nil {
+			kill()
+			return nil, false, &stepError{Step: "set up console", Err: fmt.Errorf("send pty master over console socket: %w", err)}
+		}
+	}
+	msg := make([]byte, 0, 24*(len(rl)+1))
+	for _, l := range rl {
+		msg = appendRlimit(msg, uint32(l.Type), l.Soft, l.Hard)
+	}
+	msg = appendRlimit(msg, nsenter.TrampolineEnd, 0, 0)
+	if _, err := unix.Write(syncP[1], msg); err != nil {
+		kill()
+		return nil, false, &stepError{Step: "exec", Err: err}
+	}
+	var errno [4]byte
+	if n, _ := readFull(errP[0], errno[:]); n == 4 {
+		var ws unix.WaitStatus
+		unix.Wait4(r.pid, &ws, 0, nil)
+		e := syscall.Errno(binary.NativeEndian.Uint32(errno[:]))
+		return nil, false, &stepError{Step: "exec", Err: fmt.Errorf("exec %s: %w", p.Args[0], e)}
+	}
+	t.mark("exec: cgroup2, release")
 	proc, err = os.FindProcess(r.pid)
 	if err != nil {
 		return nil, false, err
-	}
-	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
-		// Already set on the thread; repeat in case joining the cpuset
-		// cgroup of the unified hierarchy changed it.
-		if set, err := cpuSet(a.Final); err == nil {
-			unix.SchedSetaffinity(r.pid, set)
-		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, r.pid); err != nil {
@@ -248,12 +328,40 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 	return proc, false, nil
 }
 
-// directExec runs on a locked thread that is discarded afterwards.
-func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[string]string, procs *os.File,
-	files []*os.File, con *os.File, rl []rlimits.Rlimit, prog []byte, flags uint, exe *os.File) (pid int, fallback bool, err error) {
+func appendRlimit(b []byte, res uint32, cur, max uint64) []byte {
+	b = binary.NativeEndian.AppendUint32(b, res)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	b = binary.NativeEndian.AppendUint64(b, cur)
+	return binary.NativeEndian.AppendUint64(b, max)
+}
+
+// readFull reads into b until it is full or EOF.
+func readFull(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Read(fd, b[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m == 0 {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// directExec runs on a locked thread that is discarded afterwards. It
+// returns the trampoline's pid, waiting on syncFD.
+func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[string]string, files []*os.File,
+	tty bool, prog []byte, flags uint, exePath string, errFD, syncFD int) (pid int, master console.Console, slave *os.File, fallback bool, err error) {
 	step := func(s string, err error) error { return &stepError{Step: s, Err: err} }
+	if unix.Gettid() == unix.Getpid() {
+		// The main thread never exits; it must never take this on.
+		return 0, nil, nil, false, step("exec", errors.New("direct exec on the main thread"))
+	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return 0, true, step("unshare fs", err)
+		return 0, nil, nil, true, step("unshare fs", err)
 	}
 	if a := p.ExecCPUAffinity; a != nil && a.Initial != "" {
 		set, err := cpuSet(a.Initial)
@@ -261,19 +369,20 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 			err = unix.SchedSetaffinity(0, set)
 		}
 		if err != nil {
-			return 0, false, step("process.execCPUAffinity.initial", err)
+			return 0, nil, nil, false, step("process.execCPUAffinity.initial", err)
 		}
 	}
-	// v1: only this thread joins (its children inherit); the cgroup2
-	// hierarchy, where threads of a process cannot be split, is joined by
-	// the trampoline before its execve.
+	// v1: only this thread joins, before it opens anything of the
+	// container's (the devices cgroup applies to its opens); its children
+	// inherit. cgroup2, where a process's threads cannot be split, is
+	// joined by the parent for the trampoline.
 	tid := unix.Gettid()
 	for ctrl, dir := range paths {
 		if ctrl == cgroups.UnifiedKey {
 			continue
 		}
 		if err := writeTasks(dir, tid); err != nil {
-			return 0, true, step("join the container's cgroups", err)
+			return 0, nil, nil, true, step("join the container's cgroups", err)
 		}
 	}
 	// The mount namespace last: after it, paths are the container's.
@@ -285,69 +394,42 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 			continue
 		}
 		if err := nsenter.JoinThread(ns.f, ns.typ); err != nil {
-			return 0, true, step("join the "+ns.typ+" namespace", err)
+			return 0, nil, nil, true, step("join the "+ns.typ+" namespace", err)
 		}
 	}
 	if mnt != nil {
 		if err := nsenter.JoinThread(mnt.f, mnt.typ); err != nil {
-			return 0, true, step("join the mount namespace", err)
+			return 0, nil, nil, true, step("join the mount namespace", err)
 		}
 	}
-	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
-		set, err := cpuSet(a.Final)
-		if err == nil {
-			err = unix.SchedSetaffinity(0, set)
+	if tty {
+		if master, slave, err = openPty(p.ConsoleSize); err != nil {
+			return 0, nil, nil, false, step("set up console", err)
 		}
-		if err != nil {
-			return 0, false, step("process.execCPUAffinity.final", err)
-		}
-	}
-	var tty *os.File
-	if con != nil {
-		master, slave, err := openPty(p.ConsoleSize)
-		if err != nil {
-			return 0, false, step("set up console", err)
-		}
-		defer master.Close()
-		defer slave.Close()
-		if err := unix.Sendmsg(int(con.Fd()), []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
-			return 0, false, step("set up console", fmt.Errorf("send pty master over console socket: %w", err))
-		}
-		tty = slave
 		files[0], files[1], files[2] = slave, slave, slave
-	}
-	if err := rlimits.Apply(rl); err != nil {
-		return 0, false, step("apply process.rlimits", err)
-	}
-	for _, l := range rl {
-		if l.Type == unix.RLIMIT_NOFILE {
-			// Through syscall, so that fork+exec does not restore Go's
-			// saved limit in the child.
-			syscall.Setrlimit(unix.RLIMIT_NOFILE, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard})
-		}
 	}
 	var pers *specs.LinuxPersonality
 	if spec.Linux != nil {
 		pers = spec.Linux.Personality
 	}
 	if err := applyAttrs(p, pers); err != nil {
-		return 0, false, step("process attributes", err)
+		return 0, master, slave, false, step("process attributes", err)
 	}
 	env := withHome(p.Env, p.User.UID)
 	if err := setUserThread(p.User); err != nil {
-		return 0, false, step("process.user", err)
+		return 0, master, slave, false, step("process.user", err)
 	}
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
 	if err := chdirInside(cwd); err != nil {
-		return 0, false, step("process.cwd", err)
+		return 0, master, slave, false, step("process.cwd", err)
 	}
 	if prog != nil && !p.NoNewPrivileges {
 		// As in init: before the capabilities drop CAP_SYS_ADMIN.
 		if err := loadPrivileged(prog, flags); err != nil {
-			return 0, false, step("linux.seccomp", err)
+			return 0, master, slave, false, step("linux.seccomp", err)
 		}
 		prog = nil
 	}
@@ -356,11 +438,11 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 		c = &specs.LinuxCapabilities{}
 	}
 	if err := caps.Apply(c); err != nil {
-		return 0, false, step("process.capabilities", err)
+		return 0, master, slave, false, step("process.capabilities", err)
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return 0, false, step("process.noNewPrivileges", err)
+			return 0, master, slave, false, step("process.noNewPrivileges", err)
 		}
 	}
 	// A name without a slash is looked up in PATH here, as the user; a path
@@ -368,51 +450,27 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 	path := p.Args[0]
 	if !strings.Contains(path, "/") {
 		if path, err = lookPath(path, env); err != nil {
-			return 0, false, step("process.args[0]", err)
+			return 0, master, slave, false, step("process.args[0]", err)
 		}
 	}
 	if prog != nil {
 		if err := seccomp.Load(prog, flags); err != nil {
-			return 0, false, step("linux.seccomp", err)
+			return 0, master, slave, false, step("linux.seccomp", err)
 		}
 	}
 	sys := &syscall.SysProcAttr{}
-	if tty != nil {
+	if tty {
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
 	}
-	errR, errW, err := os.Pipe()
+	fds := append(fdsOf(files), uintptr(errFD), uintptr(syncFD))
+	argv := append([]string{nsenter.TrampolineArg0, strconv.Itoa(len(files)), strconv.Itoa(len(files) + 1), path}, p.Args...)
+	pid, err = syscall.ForkExec(exePath, argv, &syscall.ProcAttr{Env: env, Files: fds, Sys: sys})
 	if err != nil {
-		return 0, true, step("exec", err)
+		// A filter or a missing /proc may refuse what this needs; the
+		// re-exec path repeats every check and says what is wrong.
+		return 0, master, slave, true, step("exec", fmt.Errorf("exec rt's trampoline: %w", err))
 	}
-	defer errR.Close()
-	fds := append(fdsOf(files), errW.Fd())
-	cgFD := ""
-	if procs != nil {
-		cgFD = strconv.Itoa(len(fds))
-		fds = append(fds, procs.Fd())
-	}
-	argv := append([]string{nsenter.TrampolineArg0, strconv.Itoa(len(files)), cgFD, path}, p.Args...)
-	pid, err = syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", exe.Fd()), argv, &syscall.ProcAttr{
-		Env:   env,
-		Files: fds,
-		Sys:   sys,
-	})
-	errW.Close()
-	if err != nil {
-		// A filter, an rlimit or a missing /proc may refuse what this
-		// needs; the re-exec path repeats every check and says what is wrong.
-		return 0, true, step("exec", fmt.Errorf("exec rt's trampoline: %w", err))
-	}
-	var errno [4]byte
-	if n, _ := io.ReadFull(errR, errno[:]); n == 4 {
-		var ws syscall.WaitStatus
-		syscall.Wait4(pid, &ws, 0, nil)
-		e := syscall.Errno(binary.NativeEndian.Uint32(errno[:]))
-		// The cgroup move or the execve failed (the stage does not say
-		// which; a cgroup that vanished means the container is going).
-		return 0, false, step("process.args[0]", fmt.Errorf("exec %s: %w", p.Args[0], e))
-	}
-	return pid, false, nil
+	return pid, master, slave, false, nil
 }
 
 func fdsOf(files []*os.File) []uintptr {

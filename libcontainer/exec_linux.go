@@ -351,7 +351,9 @@ func execJoins(initPid int, spec *specs.Spec) (*nsPlan, error) {
 			return nil, false, err
 		}
 		var a, b unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &a); err == nil && unix.Stat("/proc/self/ns/"+name, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+		// thread-self: the namespaces of the calling thread, not of the
+		// thread group leader.
+		if err := unix.Fstat(int(f.Fd()), &a); err == nil && unix.Stat("/proc/thread-self/ns/"+name, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
 			f.Close()
 			return nil, false, nil
 		}

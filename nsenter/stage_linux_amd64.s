@@ -12,23 +12,26 @@ DATA envPrefix<>+0(SB)/8, $"_RT_NSEN"
 DATA envPrefix<>+8(SB)/4, $"TER="
 GLOBL envPrefix<>(SB), RODATA|NOPTR, $12
 
-DATA zeroPid<>+0(SB)/1, $"0"
-GLOBL zeroPid<>(SB), RODATA|NOPTR, $1
+// The trampoline's rlimit records: up to 16 and a terminator, 24 bytes each.
+GLOBL rlimits<>(SB), NOPTR, $408
 
 #define SYS_close 3
 #define SYS_setns 308
+#define SYS_read 0
 #define SYS_write 1
 #define SYS_fcntl 72
 #define SYS_execve 59
+#define SYS_prctl 157
+#define SYS_setrlimit 160
 #define SYS_exit_group 231
+#define PR_SET_DUMPABLE 4
+#define F_SETFD 2
+#define FD_CLOEXEC 1
+#define RLBUF 408
 
 TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
 	// The exec trampoline (see TrampolineArg0 in stage_linux.go):
-	// argv = "_RTEXEC", ERRFD, CGFD, PATH, ARGV0, ARGS... means: mark ERRFD
-	// close-on-exec; if CGFD is not empty, write "0" to it (a cgroup.procs:
-	// move this process there) and close it; execve(PATH, &ARGV0, envp). If
-	// a step fails, write its errno (4 bytes) to ERRFD and exit 127. No Go,
-	// no libc.
+	// argv = "_RTEXEC", ERRFD, SYNCFD, PATH, ARGV0, ARGS... No Go, no libc.
 	MOVQ	0(SP), BX		// argc
 	CMPQ	BX, $5
 	JLT	stage
@@ -36,6 +39,15 @@ TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$0x004345584554525f, AX	// "_RTEXEC" and its NUL
 	CMPQ	AX, 0(R13)
 	JNE	stage
+	// Not dumpable first: nobody in the container may ptrace or open
+	// /proc/PID/fd of this process while it holds rt's fds.
+	MOVL	$PR_SET_DUMPABLE, DI
+	XORL	SI, SI
+	XORL	DX, DX
+	XORL	R10, R10
+	XORL	R8, R8
+	MOVL	$SYS_prctl, AX
+	SYSCALL
 	MOVQ	16(SP), R13		// argv[1]: ERRFD, in decimal
 	XORL	DI, DI
 	XORL	R8, R8
@@ -55,45 +67,75 @@ efd:
 	TESTL	R8, R8
 	JZ	texit
 	MOVL	DI, R12			// ERRFD
-	MOVL	$2, SI			// F_SETFD
-	MOVL	$1, DX			// FD_CLOEXEC
+	MOVL	$F_SETFD, SI
+	MOVL	$FD_CLOEXEC, DX
 	MOVL	$SYS_fcntl, AX
 	SYSCALL
-	MOVQ	24(SP), R13		// argv[2]: CGFD, or empty
+	CMPQ	AX, $0xfffffffffffff001
+	JCC	texit			// cannot report through an fd the program would inherit
+	MOVQ	24(SP), R13		// argv[2]: SYNCFD, in decimal
 	XORL	DI, DI
 	XORL	R8, R8
-cdigit:
+sdigit:
 	MOVBLZX	(R13), AX
 	SUBL	$'0', AX
 	CMPL	AX, $9
-	JHI	cfd
+	JHI	sfd
 	IMULL	$10, DI
 	ADDL	AX, DI
 	INCQ	R13
 	INCL	R8
 	CMPL	R8, $7
 	JGT	texit
-	JMP	cdigit
-cfd:
+	JMP	sdigit
+sfd:
 	TESTL	R8, R8
-	JZ	exec
-	MOVL	DI, R14			// CGFD
-	LEAQ	zeroPid<>(SB), SI
-	MOVL	$1, DX
-	MOVL	$SYS_write, AX
+	JZ	texit
+	MOVL	DI, R14			// SYNCFD
+	// Wait for the parent: it moves us into the cgroup2 cgroup and sets
+	// the final CPU affinity, then writes the rlimit records and a
+	// terminator in one write (EOF first: the parent is gone; give up).
+	LEAQ	rlimits<>(SB), SI
+	MOVL	$RLBUF, DX
+	MOVL	$SYS_read, AX
+	SYSCALL
+	CMPQ	AX, $0
+	JLE	texit
+	XORL	DX, DX
+	MOVQ	$24, R9
+	DIVQ	R9			// AX = records, DX = remainder
+	TESTQ	DX, DX
+	JNZ	tproto
+	MOVQ	AX, R13			// records, the last being the terminator
+	DECQ	R13
+	LEAQ	rlimits<>(SB), R15
+rloop:
+	TESTQ	R13, R13
+	JZ	rdone
+	MOVL	0(R15), DI		// resource
+	LEAQ	8(R15), SI		// struct rlimit {cur, max}
+	MOVL	$SYS_setrlimit, AX
 	SYSCALL
 	CMPQ	AX, $0xfffffffffffff001
 	JCC	tfail
+	ADDQ	$24, R15
+	DECQ	R13
+	JMP	rloop
+rdone:
+	CMPL	0(R15), $0xffffffff	// the terminator
+	JNE	tproto
 	MOVL	R14, DI
 	MOVL	$SYS_close, AX
 	SYSCALL
-exec:
 	MOVQ	32(SP), DI		// PATH
 	LEAQ	40(SP), SI		// &argv[4]
 	MOVQ	0(SP), BX
 	LEAQ	16(SP)(BX*8), DX	// envp
 	MOVL	$SYS_execve, AX
 	SYSCALL				// returns only on failure
+	JMP	tfail
+tproto:
+	MOVQ	$-71, AX		// EPROTO
 tfail:
 	NEGQ	AX
 	MOVL	AX, ·stageErrno(SB)
