@@ -87,6 +87,19 @@ func (c *Container) directExecOK(o ExecOpts) (bool, string) {
 		if unix.Prlimit(0, l.Type, nil, &cur) != nil || l.Hard > cur.Max {
 			return false, l.Name + " raises a hard limit"
 		}
+		if l.Type == unix.RLIMIT_NPROC {
+			// The re-exec path sets it before the user switch, so that
+			// execve checks the user's process count against it.
+			return false, l.Name
+		}
+	}
+	if sch := o.Process.Scheduler; sch != nil {
+		for _, f := range sch.Flags {
+			if f == specs.SchedFlagResetOnFork {
+				// The thread forks the trampoline: it would lose the policy.
+				return false, "scheduler flag " + string(f)
+			}
+		}
 	}
 	if s := spec.Linux.Seccomp; s != nil {
 		if why := directSeccompOK(s); why != "" {
@@ -103,7 +116,11 @@ func (c *Container) directExecOK(o ExecOpts) (bool, string) {
 // ran, and the re-exec path runs instead.
 var goNeeds = []string{"futex", "mmap", "munmap", "madvise", "mprotect", "rt_sigprocmask",
 	"rt_sigreturn", "rt_sigaction", "sigaltstack", "nanosleep", "sched_yield", "getpid",
-	"gettid", "tgkill", "exit", "exit_group", "read", "write", "close", "clock_gettime"}
+	"gettid", "tgkill", "exit", "exit_group", "read", "write", "close", "clock_gettime",
+	"epoll_pwait",
+	// The trampoline's, after the pty master was sent: a refusal there has
+	// no way back to the re-exec path.
+	"prctl", "fcntl", "prlimit64", "execve"}
 
 func directSeccompOK(s *specs.LinuxSeccomp) string {
 	if seccomp.NeedsListener(s) {
@@ -221,13 +238,16 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		}
 		defer procs.Close()
 	}
-	// Raw pipes, made before any filter is loaded, never in Go's poller.
+	// Raw socket pairs, made before any filter is loaded, never in Go's
+	// poller; unlike pipes they cannot be reopened through /proc/PID/fd by
+	// a process of the container while the trampoline still runs as rt.
+	// SEQPACKET: the rlimit message arrives whole.
 	var errP, syncP [2]int
-	if err := unix.Pipe2(errP[:], unix.O_CLOEXEC); err != nil {
+	if errP, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); err != nil {
 		return nil, true, err
 	}
 	defer unix.Close(errP[0])
-	if err := unix.Pipe2(syncP[:], unix.O_CLOEXEC); err != nil {
+	if syncP, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); err != nil {
 		unix.Close(errP[1])
 		return nil, true, err
 	}
@@ -358,7 +378,7 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 	step := func(s string, err error) error { return &stepError{Step: s, Err: err} }
 	if unix.Gettid() == unix.Getpid() {
 		// The main thread never exits; it must never take this on.
-		return 0, nil, nil, false, step("exec", errors.New("direct exec on the main thread"))
+		return 0, nil, nil, true, step("exec", errors.New("direct exec on the main thread"))
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return 0, nil, nil, true, step("unshare fs", err)
@@ -419,6 +439,10 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 	if err := setUserThread(p.User); err != nil {
 		return 0, master, slave, false, step("process.user", err)
 	}
+	// A credential change resets dumpable to fs.suid_dumpable.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return 0, master, slave, false, step("process.user", err)
+	}
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
@@ -453,18 +477,21 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 			return 0, master, slave, false, step("process.args[0]", err)
 		}
 	}
-	if prog != nil {
-		if err := seccomp.Load(prog, flags); err != nil {
-			return 0, master, slave, false, step("linux.seccomp", err)
-		}
-	}
+	// Everything fork+exec needs is built before the filter (little is
+	// allocated, and no fcntl runs, under it).
 	sys := &syscall.SysProcAttr{}
 	if tty {
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
 	}
 	fds := append(fdsOf(files), uintptr(errFD), uintptr(syncFD))
 	argv := append([]string{nsenter.TrampolineArg0, strconv.Itoa(len(files)), strconv.Itoa(len(files) + 1), path}, p.Args...)
-	pid, err = syscall.ForkExec(exePath, argv, &syscall.ProcAttr{Env: env, Files: fds, Sys: sys})
+	attr := &syscall.ProcAttr{Env: env, Files: fds, Sys: sys}
+	if prog != nil {
+		if err := seccomp.Load(prog, flags); err != nil {
+			return 0, master, slave, false, step("linux.seccomp", err)
+		}
+	}
+	pid, err = syscall.ForkExec(exePath, argv, attr)
 	if err != nil {
 		// A filter or a missing /proc may refuse what this needs; the
 		// re-exec path repeats every check and says what is wrong.
@@ -528,6 +555,16 @@ func setUserThread(u specs.User) error {
 
 // execDirect tries the direct path and falls back to the re-exec path.
 func (c *Container) execDirect(o ExecOpts) (*os.Process, error) {
+	if o.Process.Terminal && o.Console == nil {
+		// One connection for whichever path runs: a console socket
+		// receiver takes one connection and one pty master.
+		con, err := dialConsoleSocket(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer con.Close()
+		o.Console = con
+	}
 	ok, why := c.directExecOK(o)
 	if !ok {
 		logrus.Debugf("exec: re-exec path (%s)", why)

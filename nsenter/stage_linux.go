@@ -74,8 +74,9 @@ func stageError(set bool, val string) error {
 // marks ERRFD close-on-exec, and blocks reading SYNCFD; the parent (which
 // meanwhile moves it into its cgroup2 cgroup and sets its final CPU
 // affinity) writes, in one write, TrampolineRlimit records followed by one
-// whose Resource is TrampolineEnd. The stage applies them with setrlimit,
-// closes SYNCFD and execs PATH with ARGV0, ARGS... and the same environment.
+// whose Resource is TrampolineEnd. The stage applies them to itself
+// (prlimit64), closes SYNCFD and execs PATH with ARGV0, ARGS... and the same
+// environment.
 // If a step fails it writes the errno (4 bytes, native order; EPROTO for a
 // malformed message) to ERRFD and exits 127; on EOF it just exits 127.
 //

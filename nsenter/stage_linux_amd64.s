@@ -22,7 +22,7 @@ GLOBL rlimits<>(SB), NOPTR, $408
 #define SYS_fcntl 72
 #define SYS_execve 59
 #define SYS_prctl 157
-#define SYS_setrlimit 160
+#define SYS_prlimit64 302
 #define SYS_exit_group 231
 #define PR_SET_DUMPABLE 4
 #define F_SETFD 2
@@ -39,15 +39,6 @@ TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$0x004345584554525f, AX	// "_RTEXEC" and its NUL
 	CMPQ	AX, 0(R13)
 	JNE	stage
-	// Not dumpable first: nobody in the container may ptrace or open
-	// /proc/PID/fd of this process while it holds rt's fds.
-	MOVL	$PR_SET_DUMPABLE, DI
-	XORL	SI, SI
-	XORL	DX, DX
-	XORL	R10, R10
-	XORL	R8, R8
-	MOVL	$SYS_prctl, AX
-	SYSCALL
 	MOVQ	16(SP), R13		// argv[1]: ERRFD, in decimal
 	XORL	DI, DI
 	XORL	R8, R8
@@ -67,12 +58,24 @@ efd:
 	TESTL	R8, R8
 	JZ	texit
 	MOVL	DI, R12			// ERRFD
+	// Not dumpable first: nobody in the container may ptrace this
+	// process or open its /proc/PID/fd while it holds rt's fds.
+	MOVL	$PR_SET_DUMPABLE, DI
+	XORL	SI, SI
+	XORL	DX, DX
+	XORL	R10, R10
+	XORL	R8, R8
+	MOVL	$SYS_prctl, AX
+	SYSCALL
+	CMPQ	AX, $0xfffffffffffff001
+	JCC	tfail			// the program never runs after tfail
+	MOVL	R12, DI
 	MOVL	$F_SETFD, SI
 	MOVL	$FD_CLOEXEC, DX
 	MOVL	$SYS_fcntl, AX
 	SYSCALL
 	CMPQ	AX, $0xfffffffffffff001
-	JCC	texit			// cannot report through an fd the program would inherit
+	JCC	tfail
 	MOVQ	24(SP), R13		// argv[2]: SYNCFD, in decimal
 	XORL	DI, DI
 	XORL	R8, R8
@@ -112,9 +115,11 @@ sfd:
 rloop:
 	TESTQ	R13, R13
 	JZ	rdone
-	MOVL	0(R15), DI		// resource
-	LEAQ	8(R15), SI		// struct rlimit {cur, max}
-	MOVL	$SYS_setrlimit, AX
+	XORL	DI, DI			// this process
+	MOVL	0(R15), SI		// resource
+	LEAQ	8(R15), DX		// struct rlimit {cur, max}
+	XORL	R10, R10		// no old value
+	MOVL	$SYS_prlimit64, AX	// what libcs use: seccomp profiles allow it
 	SYSCALL
 	CMPQ	AX, $0xfffffffffffff001
 	JCC	tfail
