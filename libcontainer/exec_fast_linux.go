@@ -436,7 +436,7 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 		return 0, master, slave, false, step("process attributes", err)
 	}
 	env := withHome(p.Env, p.User.UID)
-	if err := setUserThread(p.User); err != nil {
+	if err := setUser(p.User); err != nil {
 		return 0, master, slave, false, step("process.user", err)
 	}
 	// A credential change resets dumpable to fs.suid_dumpable.
@@ -518,38 +518,6 @@ func writeTasks(dir string, tid int) error {
 	if _, err := f.WriteString(fmt.Sprint(tid)); err != nil {
 		return fmt.Errorf("write %s/tasks: %w", dir, err)
 	}
-	return nil
-}
-
-// setUserThread is setUser for one thread of a multi-threaded process:
-// setgroups, setresgid and setresuid as raw syscalls, which change only the
-// calling thread (Go's and libc's wrappers change every thread).
-func setUserThread(u specs.User) error {
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("keep capabilities: %w", err)
-	}
-	// unix.Setgroups is the raw syscall (per thread).
-	groups := make([]int, 0, len(u.AdditionalGids))
-	for _, g := range u.AdditionalGids {
-		groups = append(groups, int(g))
-	}
-	if err := unix.Setgroups(groups); err != nil {
-		return fmt.Errorf("setgroups %v (user.additionalGids): %w", groups, err)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
-		return fmt.Errorf("setresgid %d (user.gid): %w", u.GID, e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
-		return fmt.Errorf("setresuid %d (user.uid): %w", u.UID, e)
-	}
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("reset keep capabilities: %w", err)
-	}
-	umask := 0o022
-	if u.Umask != nil {
-		umask = int(*u.Umask)
-	}
-	unix.Umask(umask)
 	return nil
 }
 

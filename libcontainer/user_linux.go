@@ -11,9 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setUser switches init to the configured user, keeping this thread's
+// setUser switches the calling thread to the configured user, keeping its
 // permitted capabilities (PR_SET_KEEPCAPS is per thread, and this thread is
-// the one that execs) so caps.Apply can then set exactly the requested ones.
+// the one that execs or forks the process) so caps.Apply can then set exactly
+// the requested ones. setgroups, setresgid and setresuid are raw syscalls,
+// which change only this thread (Go's and libc's wrappers change every
+// thread): for init, whose other threads die at execve, that is the same;
+// for exec's direct path it is what keeps rt exec itself root.
 func setUser(u specs.User) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("keep capabilities: %w", err)
@@ -29,11 +33,11 @@ func setUser(u specs.User) error {
 			return fmt.Errorf("setgroups %v (user.additionalGids): %w", groups, err)
 		}
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("setresgid %d (user.gid): %w", u.GID, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setresgid %d (user.gid): %w", u.GID, e)
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("setresuid %d (user.uid): %w", u.UID, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setresuid %d (user.uid): %w", u.UID, e)
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("reset keep capabilities: %w", err)

@@ -235,24 +235,7 @@ func engineReaperMain() int {
 	if err != nil {
 		return fail(fmt.Errorf("start worker: %w", err))
 	}
-	status := 1
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s's engine reaper: wait4: %v\n", a.Name, err)
-			break
-		}
-		if pid == worker {
-			if ws.Exited() {
-				status = ws.ExitStatus()
-			}
-			break
-		}
-	}
+	status := engines.ReapUntil(worker)
 	if left := killChildren(10 * time.Second); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "bench: %s's engine reaper: killed what the worker left: %s\n", a.Name, strings.Join(left, ", "))
 		status = 1

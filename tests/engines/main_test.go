@@ -32,9 +32,8 @@ func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
 
-// reap runs the suite as a child and reaps every orphan meanwhile. conmon
-// and containerd-shim daemonize; their parent would be this machine's PID 1,
-// which does not reap, and podman takes a zombie conmon for a live one.
+// reap runs the suite as a child and reaps every orphan meanwhile (see
+// ReapUntil).
 func reap() int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "engines: set child subreaper:", err)
@@ -47,19 +46,7 @@ func reap() int {
 		fmt.Fprintln(os.Stderr, "engines:", err)
 		return 1
 	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 1
-		}
-		if pid == cmd.Process.Pid {
-			return ws.ExitStatus()
-		}
-	}
+	return ReapUntil(cmd.Process.Pid)
 }
 
 func testMain(m *testing.M) int {
@@ -276,3 +263,24 @@ func nsOf(pid, name string) string {
 	s, _ := os.Readlink("/proc/" + pid + "/ns/" + name)
 	return s
 }
+
+// checkExecNamespaces runs script's output check for an exec'd process that
+// printed its pid/mnt/net/ipc/uts/cgroup namespaces, then "hi", then exited 3:
+// they must be init's.
+func checkExecNamespaces(t *testing.T, r result, initPid string) {
+	t.Helper()
+	if r.code != 3 {
+		t.Fatalf("want exit 3; got %v", r)
+	}
+	var want []string
+	for _, n := range []string{"pid", "mnt", "net", "ipc", "uts", "cgroup"} {
+		want = append(want, nsOf(initPid, n))
+	}
+	want = append(want, "hi")
+	if got := strings.Fields(r.stdout); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("exec'd process namespaces:\n got %v\nwant %v", got, want)
+	}
+}
+
+// nsScript prints the namespaces checkExecNamespaces compares.
+const nsScript = "for n in pid mnt net ipc uts cgroup; do readlink /proc/self/ns/$n; done; echo hi; exit 3"
