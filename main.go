@@ -22,14 +22,11 @@ var version = "0.1.0-dev"
 var processStart time.Time
 
 func init() {
-	// The main goroutine keeps the main thread. For the container init that
-	// is the thread that finally execs the user program; for exec it keeps
-	// the direct path's prepared thread (which takes on the container's
-	// namespaces, credentials and filter, and is discarded) off the main
-	// thread, which Go never lets exit.
-	runtime.LockOSThread()
 	if len(os.Args) > 1 && os.Args[1] == "init" && libcontainer.IsInit() {
+		// The container init does its work on the main thread, which is the
+		// one that finally execs the user program.
 		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -268,15 +267,14 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		fallback bool
 		err      error
 	}
-	done := make(chan result, 1)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, and with it
-		// the namespaces, credentials and filter it took on.
-		runtime.LockOSThread()
+	// The thread ends when directExec returns, and with it the namespaces,
+	// credentials and filter it took on.
+	var r result
+	nsenter.OnDiscardedThread(func() error {
 		pid, master, slave, fb, err := directExec(p, spec, joins, paths, files, con != nil, prog, flags, exePath, errP[1], syncP[0])
-		done <- result{pid, master, slave, fb, err}
-	}()
-	r := <-done
+		r = result{pid, master, slave, fb, err}
+		return nil
+	})
 	unix.Close(errP[1])
 	unix.Close(syncP[0])
 	t.mark("exec: prepared thread, fork+exec")

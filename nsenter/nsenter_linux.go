@@ -115,19 +115,40 @@ func JoinThread(f *os.File, nsType string) error {
 // running fn. Processes fn starts inherit the namespaces (for pid, they are
 // started in it). The thread is discarded afterwards, never reused.
 func RunInNamespaces(joins []Join, fn func() error) error {
+	return OnDiscardedThread(func() error {
+		for _, j := range joins {
+			if err := JoinThread(j.File, j.Type); err != nil {
+				return err
+			}
+		}
+		return fn()
+	})
+}
+
+// OnDiscardedThread runs fn on a locked OS thread that the Go runtime ends
+// when fn returns, never returning it, in foreign namespaces or with
+// foreign credentials, to the pool. That thread is never the main thread:
+// Go does not end the main thread (it parks it forever), so changes to it
+// would stay with the process. If the goroutine starts on the main thread,
+// it keeps that thread while a second goroutine, necessarily on another
+// thread, runs fn.
+func OnDiscardedThread(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: when this goroutine exits, the runtime ends the
-		// thread instead of returning it, in foreign namespaces, to the pool.
 		runtime.LockOSThread()
-		errc <- func() error {
-			for _, j := range joins {
-				if err := JoinThread(j.File, j.Type); err != nil {
-					return err
-				}
-			}
-			return fn()
+		if unix.Gettid() != unix.Getpid() {
+			// Never unlocked: the thread ends with this goroutine.
+			errc <- fn()
+			return
+		}
+		inner := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			inner <- fn()
 		}()
+		err := <-inner
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
 }

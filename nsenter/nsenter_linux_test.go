@@ -2,6 +2,7 @@ package nsenter
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -133,6 +134,32 @@ func TestJoinThreadRefusesUserAndTime(t *testing.T) {
 		err := RunInNamespaces([]Join{{Type: typ, File: f}}, func() error { t.Error("fn ran"); return nil })
 		if err == nil || !strings.Contains(err.Error(), "single-threaded") {
 			t.Errorf("join %s: got %v, want single-threaded error", typ, err)
+		}
+	}
+}
+
+// OnDiscardedThread never runs fn on the main thread (which Go never ends),
+// even when called from the goroutine that holds it.
+func TestOnDiscardedThreadNotMain(t *testing.T) {
+	done := make(chan struct{})
+	var tids []int
+	// Run from the main thread when we can get it: lock this goroutine and
+	// check; the test goroutine may or may not be on the main thread.
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for i := 0; i < 20; i++ {
+			OnDiscardedThread(func() error {
+				tids = append(tids, unix.Gettid())
+				return nil
+			})
+		}
+	}()
+	<-done
+	for _, tid := range tids {
+		if tid == unix.Getpid() {
+			t.Fatalf("fn ran on the main thread (tid %d)", tid)
 		}
 	}
 }
