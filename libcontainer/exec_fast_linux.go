@@ -482,7 +482,8 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
 	}
 	fds := append(fdsOf(files), uintptr(errFD), uintptr(syncFD))
-	argv := append([]string{nsenter.TrampolineArg0, strconv.Itoa(len(files)), strconv.Itoa(len(files) + 1), path}, p.Args...)
+	// errFD and syncFD land at len(files) and len(files)+1 in the child.
+	argv := append([]string{nsenter.TrampolineArg0, strconv.Itoa(len(files)), path}, p.Args...)
 	attr := &syscall.ProcAttr{Env: env, Files: fds, Sys: sys}
 	if prog != nil {
 		if err := seccomp.Load(prog, flags); err != nil {

@@ -69,8 +69,8 @@ func stageError(set bool, val string) error {
 }
 
 // TrampolineArg0 makes the entry stage an exec trampoline: a process that
-// execs this binary with argv "_RTEXEC", ERRFD, SYNCFD, PATH, ARGV0, ARGS...
-// runs no Go and no C library code. The stage makes itself non-dumpable,
+// execs this binary with argv "_RTEXEC", ERRFD, PATH, ARGV0, ARGS... (ERRFD
+// in decimal; SYNCFD is the next fd) runs no Go and no C library code. The stage makes itself non-dumpable,
 // marks ERRFD close-on-exec, and blocks reading SYNCFD; the parent (which
 // meanwhile moves it into its cgroup2 cgroup and sets its final CPU
 // affinity) writes, in one write, TrampolineRlimit records followed by one

@@ -31,9 +31,10 @@ GLOBL rlimits<>(SB), NOPTR, $408
 
 TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
 	// The exec trampoline (see TrampolineArg0 in stage_linux.go):
-	// argv = "_RTEXEC", ERRFD, SYNCFD, PATH, ARGV0, ARGS... No Go, no libc.
+	// argv = "_RTEXEC", ERRFD, PATH, ARGV0, ARGS...; SYNCFD is ERRFD+1.
+	// No Go, no libc.
 	MOVQ	0(SP), BX		// argc
-	CMPQ	BX, $5
+	CMPQ	BX, $4
 	JLT	stage
 	MOVQ	8(SP), R13		// argv[0]: 8 bytes are readable (more strings follow)
 	MOVQ	$0x004345584554525f, AX	// "_RTEXEC" and its NUL
@@ -76,28 +77,12 @@ efd:
 	SYSCALL
 	CMPQ	AX, $0xfffffffffffff001
 	JCC	tfail
-	MOVQ	24(SP), R13		// argv[2]: SYNCFD, in decimal
-	XORL	DI, DI
-	XORL	R8, R8
-sdigit:
-	MOVBLZX	(R13), AX
-	SUBL	$'0', AX
-	CMPL	AX, $9
-	JHI	sfd
-	IMULL	$10, DI
-	ADDL	AX, DI
-	INCQ	R13
-	INCL	R8
-	CMPL	R8, $7
-	JGT	texit
-	JMP	sdigit
-sfd:
-	TESTL	R8, R8
-	JZ	texit
-	MOVL	DI, R14			// SYNCFD
+	MOVL	R12, R14		// SYNCFD is ERRFD+1
+	INCL	R14
 	// Wait for the parent: it moves us into the cgroup2 cgroup and sets
 	// the final CPU affinity, then writes the rlimit records and a
 	// terminator in one write (EOF first: the parent is gone; give up).
+	MOVL	R14, DI
 	LEAQ	rlimits<>(SB), SI
 	MOVL	$RLBUF, DX
 	MOVL	$SYS_read, AX
@@ -132,8 +117,8 @@ rdone:
 	MOVL	R14, DI
 	MOVL	$SYS_close, AX
 	SYSCALL
-	MOVQ	32(SP), DI		// PATH
-	LEAQ	40(SP), SI		// &argv[4]
+	MOVQ	24(SP), DI		// PATH
+	LEAQ	32(SP), SI		// &argv[3]
 	MOVQ	0(SP), BX
 	LEAQ	16(SP)(BX*8), DX	// envp
 	MOVL	$SYS_execve, AX
