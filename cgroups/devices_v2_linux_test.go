@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -49,6 +50,45 @@ func runnable(t *testing.T, insts asm.Instructions) *ebpf.Program {
 	return prog
 }
 
+// decodeInsns turns rt's encoding back into cilium/ebpf's instructions.
+func decodeInsns(t *testing.T, insts []bpfInsn) asm.Instructions {
+	t.Helper()
+	out, err := asm.AppendInstructions(nil, bytes.NewReader(marshalInsns(insts)), binary.LittleEndian, "linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestInsnEncoding checks each instruction rt encodes against cilium/ebpf's
+// encoding of the same instruction.
+func TestInsnEncoding(t *testing.T) {
+	jump := func(ins asm.Instruction, off int16) asm.Instruction { ins.Offset = off; return ins }
+	for i, c := range []struct {
+		rt     bpfInsn
+		cilium asm.Instruction
+	}{
+		{ldxW(r2, r1, 0), asm.LoadMem(asm.R2, asm.R1, 0, asm.Word)},
+		{ldxW(r5, r1, 8), asm.LoadMem(asm.R5, asm.R1, 8, asm.Word)},
+		{and32Imm(r2, 0xffff), asm.And.Imm32(asm.R2, 0xffff)},
+		{rsh32Imm(r3, 16), asm.RSh.Imm32(asm.R3, 16)},
+		{mov32Imm(r0, 1), asm.Mov.Imm32(asm.R0, 1)},
+		{mov32Reg(r1, r3), asm.Mov.Reg32(asm.R1, asm.R3)},
+		{exit(), asm.Return()},
+		{func() bpfInsn { j := jne32Imm(r4, -2); j.off = 7; return j }(), jump(asm.JNE.Imm32(asm.R4, -2, ""), 7)},
+		{func() bpfInsn { j := jeq32Imm(r1, 0); j.off = 3; return j }(), jump(asm.JEq.Imm32(asm.R1, 0, ""), 3)},
+		{func() bpfInsn { j := jne32Reg(r1, r3); j.off = 1; return j }(), jump(asm.JNE.Reg32(asm.R1, asm.R3, ""), 1)},
+	} {
+		var want bytes.Buffer
+		if _, err := c.cilium.Marshal(&want, binary.LittleEndian); err != nil {
+			t.Fatal(err)
+		}
+		if got := marshalInsns([]bpfInsn{c.rt}); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("case %d (%v): rt encodes % x, cilium/ebpf % x", i, c.cilium, got, want.Bytes())
+		}
+	}
+}
+
 func runDeviceProg(t *testing.T, prog *ebpf.Program, typ uint8, major, minor uint32, access uint8) bool {
 	t.Helper()
 	ctx := make([]byte, 12)
@@ -76,12 +116,12 @@ func TestDeviceProgram(t *testing.T) {
 			t.Fatal(err)
 		}
 		insts := p.program()
-		dev, err := newDeviceProgram(insts)
+		dev, err := loadDeviceProgram(insts)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		dev.Close()
-		prog := runnable(t, insts)
+		unix.Close(dev)
+		prog := runnable(t, decodeInsns(t, insts))
 		for _, want := range []struct {
 			list  []string
 			allow bool
@@ -271,4 +311,19 @@ func TestHostDevicesV2(t *testing.T) {
 	if !exists(filepath.Join(m.dir, "cgroup.procs")) {
 		t.Fatal("not a cgroup")
 	}
+}
+
+// TestBPFLoadError: a program the verifier refuses gives an error with the
+// verifier's reason, not a bare errno.
+func TestBPFLoadError(t *testing.T) {
+	needBPF(t)
+	fd, err := loadDeviceProgram([]bpfInsn{mov32Imm(r0, 1)}) // no exit
+	if err == nil {
+		unix.Close(fd)
+		t.Fatal("loaded a program without exit")
+	}
+	if !strings.Contains(err.Error(), "verifier:") || !strings.Contains(err.Error(), "device cgroup eBPF program") {
+		t.Fatalf("error = %v", err)
+	}
+	t.Log(err)
 }
