@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,6 +114,22 @@ func TestCompileCached(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ents[0].Name()), []byte("bad"), 0o600)
 	if got, err := CompileCached(s, dir); err != nil || string(got) != string(want) {
 		t.Fatalf("after damage: %v", err)
+	}
+	// An entry compiled from another input is not used, even under this
+	// name (a hash collision).
+	other := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
+	otherProg, err := Compile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := cacheInput(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := binary.LittleEndian.AppendUint64(nil, uint64(len(otherKey)))
+	os.WriteFile(filepath.Join(dir, ents[0].Name()), append(append(entry, otherKey...), otherProg...), 0o600)
+	if got, err := CompileCached(s, dir); err != nil || string(got) != string(want) {
+		t.Fatalf("with another profile's program under this name: %v, program differs: %v", err, string(got) != string(want))
 	}
 	// Another profile is another entry.
 	s.Syscalls[0].Names = []string{"rmdir"}
