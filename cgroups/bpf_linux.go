@@ -75,6 +75,14 @@ func marshalInsns(insts []bpfInsn) []byte {
 	return b
 }
 
+// attrTail ends every attribute struct with zeros, passed to the kernel as
+// part of it: newer kernels write some results back into union bpf_attr at
+// fixed offsets past the fields rt sets (BPF_PROG_QUERY's revision,
+// BPF_PROG_LOAD's log_true_size), and those writes must land in rt's memory
+// for the call, not beyond it. The kernel accepts a longer attr whose tail
+// is zero.
+type attrTail [256]byte
+
 func bpf(cmd int, attr unsafe.Pointer, size uintptr) (int, error) {
 	r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(attr), size)
 	if errno != 0 {
@@ -97,6 +105,7 @@ func bpfProgLoad(typ uint32, insts []bpfInsn, license, name string) (int, error)
 		kernVersion, flags  uint32
 		name                [unix.BPF_OBJ_NAME_LEN]byte
 		ifindex, attachType uint32
+		_                   attrTail
 	}{progType: typ, insnCnt: uint32(len(insts)), insns: unsafe.Pointer(&code[0]), license: unsafe.Pointer(&lic[0])}
 	copy(attr.name[:len(attr.name)-1], name)
 	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
@@ -123,7 +132,10 @@ func bpfProgLoad(typ uint32, insts []bpfInsn, license, name string) (int, error)
 // bpfProgAttach attaches prog to the cgroup fd target; with BPF_F_REPLACE
 // in flags it takes the place of the program replace.
 func bpfProgAttach(target, prog int, typ uint32, flags uint32, replace int) error {
-	attr := struct{ target, prog, typ, flags, replace uint32 }{uint32(target), uint32(prog), typ, flags, 0}
+	attr := struct {
+		target, prog, typ, flags, replace uint32
+		_                                 attrTail
+	}{target: uint32(target), prog: uint32(prog), typ: typ, flags: flags}
 	if replace >= 0 {
 		attr.replace = uint32(replace)
 	}
@@ -132,7 +144,10 @@ func bpfProgAttach(target, prog int, typ uint32, flags uint32, replace int) erro
 }
 
 func bpfProgDetach(target, prog int, typ uint32) error {
-	attr := struct{ target, prog, typ uint32 }{uint32(target), uint32(prog), typ}
+	attr := struct {
+		target, prog, typ uint32
+		_                 attrTail
+	}{target: uint32(target), prog: uint32(prog), typ: typ}
 	_, err := bpf(unix.BPF_PROG_DETACH, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	return err
 }
@@ -146,6 +161,7 @@ func bpfProgQuery(target int, typ uint32) ([]uint32, error) {
 			target, typ, queryFlags, attachFlags uint32
 			ids                                  unsafe.Pointer
 			count, _                             uint32
+			_                                    attrTail
 		}{target: uint32(target), typ: typ, ids: unsafe.Pointer(&ids[0]), count: uint32(len(ids))}
 		_, err := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 		runtime.KeepAlive(ids)
@@ -161,7 +177,10 @@ func bpfProgQuery(target int, typ uint32) ([]uint32, error) {
 }
 
 func bpfProgGetFDByID(id uint32) (int, error) {
-	attr := struct{ id, next, flags uint32 }{id: id}
+	attr := struct {
+		id, next, flags uint32
+		_               attrTail
+	}{id: id}
 	return bpf(unix.BPF_PROG_GET_FD_BY_ID, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 }
 
@@ -180,7 +199,8 @@ func bpfProgName(fd int) (string, error) {
 	attr := struct {
 		fd, infoLen uint32
 		info        unsafe.Pointer
-	}{uint32(fd), uint32(unsafe.Sizeof(info)), unsafe.Pointer(&info)}
+		_           attrTail
+	}{fd: uint32(fd), infoLen: uint32(unsafe.Sizeof(info)), info: unsafe.Pointer(&info)}
 	_, err := bpf(unix.BPF_OBJ_GET_INFO_BY_FD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	if err != nil {
 		return "", err
