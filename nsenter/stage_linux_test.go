@@ -138,12 +138,13 @@ func selfNS(name string) string {
 
 // report mirrors internal/testmain's output.
 type report struct {
-	StageError string            `json:"stageError"`
-	NS         map[string]string `json:"ns"`
-	UIDMap     string            `json:"uidMap"`
-	Monotonic  int64             `json:"monotonic"`
-	Seccomp    string            `json:"seccomp"`
-	OpenFDs    []string          `json:"openFDs"`
+	StageError     string            `json:"stageError"`
+	NS             map[string]string `json:"ns"`
+	UIDMap         string            `json:"uidMap"`
+	Monotonic      int64             `json:"monotonic"`
+	Seccomp        string            `json:"seccomp"`
+	OpenFDs        []string          `json:"openFDs"`
+	DataNotPrivate int               `json:"dataNotPrivate"`
 }
 
 // run starts bin with env and extra files (ExtraFiles semantics: files[i] is fd 3+i).
@@ -348,5 +349,32 @@ func TestRunInNamespaces(t *testing.T) {
 	wantErr := errors.New("fn failed")
 	if err := RunInNamespaces(joins[:1], func() error { return wantErr }); !errors.Is(err, wantErr) {
 		t.Errorf("RunInNamespaces returned %v, want fn's error", err)
+	}
+}
+
+// TestStagePopulatesData: the entry stage makes the Go data section private
+// and present before the runtime starts its threads (MADV_POPULATE_WRITE).
+func TestStagePopulatesData(t *testing.T) {
+	for _, variant := range []string{"cgo", "static"} {
+		t.Run(variant, func(t *testing.T) {
+			bin := testProgram(t, variant)
+			out, err := exec.Command("go", "tool", "nm", bin).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sym := map[string]string{}
+			for _, l := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(l); len(f) == 3 && (f[2] == "runtime.data" || f[2] == "runtime.edata") {
+					sym[f[2]] = f[0]
+				}
+			}
+			if len(sym) != 2 {
+				t.Fatalf("runtime.data/edata not in the symbol table: %v", sym)
+			}
+			r, code := run(t, bin, []string{"TESTMAIN_DATA=" + sym["runtime.data"] + " " + sym["runtime.edata"]}, nil)
+			if code != 0 || r.DataNotPrivate != 0 {
+				t.Fatalf("exit %d; %d pages of the data section not populated", code, r.DataNotPrivate)
+			}
+		})
 	}
 }

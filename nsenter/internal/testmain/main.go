@@ -22,6 +22,10 @@ type report struct {
 	Monotonic  int64             `json:"monotonic"` // seconds, shows the time namespace's offset
 	Seccomp    string            `json:"seccomp,omitempty"`
 	OpenFDs    []string          `json:"openFDs"`
+	// DataNotPrivate counts the pages of TESTMAIN_DATA ("start end", hex:
+	// the test's runtime.data and runtime.edata) that are not private
+	// anonymous copies, i.e. the entry stage did not populate them.
+	DataNotPrivate int `json:"dataNotPrivate"`
 }
 
 // seccompVersion is set by seccomp_cgo.go when built with cgo.
@@ -49,6 +53,7 @@ func main() {
 	for _, e := range ents {
 		r.OpenFDs = append(r.OpenFDs, e.Name())
 	}
+	r.DataNotPrivate = dataNotPrivate(os.Getenv("TESTMAIN_DATA"))
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -56,4 +61,29 @@ func main() {
 	if stageErr != nil {
 		os.Exit(1)
 	}
+}
+
+func dataNotPrivate(rng string) int {
+	var start, end uint64
+	if _, err := fmt.Sscanf(rng, "%x %x", &start, &end); err != nil {
+		return -1
+	}
+	pm, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return -1
+	}
+	defer pm.Close()
+	n := 0
+	for a := start &^ 4095; a < end; a += 4096 {
+		var e [8]byte
+		if _, err := pm.ReadAt(e[:], int64(a/4096*8)); err != nil {
+			return -1
+		}
+		v := uint64(e[0]) | uint64(e[1])<<8 | uint64(e[2])<<16 | uint64(e[3])<<24 |
+			uint64(e[4])<<32 | uint64(e[5])<<40 | uint64(e[6])<<48 | uint64(e[7])<<56
+		if v&(1<<63) == 0 || v&(1<<61) != 0 { // not present, or a file page
+			n++
+		}
+	}
+	return n
 }
