@@ -83,6 +83,11 @@ func marshalInsns(insts []bpfInsn) []byte {
 // is zero.
 type attrTail [256]byte
 
+// verifierLogSize is the verifier log rt asks for on a refused program. A
+// variable, so the buffer is allocated on the heap: a constant 64 KiB would
+// go on the stack and make every load grow the goroutine's stack.
+var verifierLogSize = 64 << 10
+
 func bpf(cmd int, attr unsafe.Pointer, size uintptr) (int, error) {
 	r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(attr), size)
 	if errno != 0 {
@@ -111,7 +116,7 @@ func bpfProgLoad(typ uint32, insts []bpfInsn, license, name string) (int, error)
 	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINVAL) {
 		// Ask again with the verifier's log, for the error message.
-		log := make([]byte, 64<<10)
+		log := make([]byte, verifierLogSize)
 		attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), unsafe.Pointer(&log[0])
 		if _, err2 := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err2 != nil {
 			if n := bytes.IndexByte(log, 0); n > 0 {
