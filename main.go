@@ -62,6 +62,7 @@ func main() {
 		// them a second time.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	cacheAppFlagNames(app)
 	if err := app.Run(os.Args); err != nil {
 		fatal(err)
 	}
