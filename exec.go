@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sirupsen/logrus"
 	"os"
 	"os/signal"
 	"strconv"
@@ -12,9 +10,11 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtrun/rt/libcontainer"
+	"github.com/rtrun/rt/libcontainer/specjson"
 )
 
 var execCommand = &cli.Command{
@@ -129,7 +129,7 @@ func execProcess(ctx *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 			return nil, fmt.Errorf("exec: --process: %w", err)
 		}
 		var p specs.Process
-		if err := json.Unmarshal(b, &p); err != nil {
+		if err := specjson.Unmarshal(b, &p, specjson.ReadProcess); err != nil {
 			return nil, fmt.Errorf("exec: --process %s: invalid JSON: %w", path, err)
 		}
 		return &p, nil

@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	specjson "github.com/rtrun/rt/libcontainer/specjson"
 )
 
 // Status values; Paused comes from the freezer.
@@ -85,7 +86,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 func (s *State) save(dir string) error {
-	b, err := json.Marshal(s)
+	b, err := specjson.Marshal(s, appendState)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func loadState(dir string) (*State, error) {
 		return nil, err
 	}
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := specjson.Unmarshal(b, &s, readState); err != nil {
 		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	return &s, nil

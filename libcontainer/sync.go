@@ -35,12 +35,13 @@ package libcontainer
 // init writes the error text instead and exits.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	specjson "github.com/rtrun/rt/libcontainer/specjson"
 )
 
 type msgType string
@@ -88,7 +89,7 @@ type syncConn struct {
 
 // sendFD sends m with fd attached (SCM_RIGHTS).
 func (s *syncConn) sendFD(m syncMsg, fd int) error {
-	b, err := json.Marshal(m)
+	b, err := specjson.Marshal(&m, appendSyncMsg)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (s *syncConn) sendFD(m syncMsg, fd int) error {
 }
 
 func (s *syncConn) send(m syncMsg) error {
-	b, err := json.Marshal(m)
+	b, err := specjson.Marshal(&m, appendSyncMsg)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func (s *syncConn) recv(onLog func(level, msg string)) (syncMsg, error) {
 			return syncMsg{}, err
 		}
 		var m syncMsg
-		if err := json.Unmarshal(buf[:n], &m); err != nil {
+		if err := specjson.Unmarshal(buf[:n], &m, readSyncMsg); err != nil {
 			return syncMsg{}, fmt.Errorf("decode sync message: %w", err)
 		}
 		m.fd = -1

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtrun/rt/libcontainer/specjson"
 )
 
 // MaxConfigSize bounds config.json: real configs are a few KiB (a large
@@ -60,7 +62,7 @@ func Load(bundle string) (*specs.Spec, error) {
 // Decode decodes a config.json document, with the error reporting of Load.
 func Decode(data []byte) (*specs.Spec, error) {
 	var s specs.Spec
-	err := json.Unmarshal(data, &s)
+	err := specjson.Unmarshal(data, &s, specjson.ReadSpec)
 	if err == nil {
 		return &s, nil
 	}
