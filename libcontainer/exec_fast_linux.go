@@ -230,12 +230,20 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		return nil, false, err
 	}
 	defer closeExe()
+	// cgroup2: the trampoline is cloned into the cgroup (CLONE_INTO_CGROUP)
+	// or, where clone3 may not do that, moved there by a write to
+	// cgroup.procs before it execs.
 	var procs *os.File
+	cgFD := -1
 	if dir, ok := paths[cgroups.UnifiedKey]; ok {
 		if procs, err = os.OpenFile(dir+"/cgroup.procs", os.O_WRONLY, 0); err != nil {
 			return nil, false, fmt.Errorf("join the container's cgroups: %w", err)
 		}
 		defer procs.Close()
+		if cgFD, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return nil, false, fmt.Errorf("join the container's cgroups: %w", err)
+		}
+		defer unix.Close(cgFD)
 	}
 	// Raw socket pairs, made before any filter is loaded, never in Go's
 	// poller; unlike pipes they cannot be reopened through /proc/PID/fd by
@@ -262,6 +270,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 
 	type result struct {
 		pid      int
+		placed   bool // cloned into the cgroup2 cgroup
 		master   console.Console
 		slave    *os.File
 		fallback bool
@@ -271,8 +280,8 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 	// credentials and filter it took on.
 	var r result
 	nsenter.OnDiscardedThread(func() error {
-		pid, master, slave, fb, err := directExec(p, spec, joins, paths, files, con != nil, prog, flags, exePath, errP[1], syncP[0])
-		r = result{pid, master, slave, fb, err}
+		pid, placed, master, slave, fb, err := directExec(p, spec, joins, paths, cgFD, files, con != nil, prog, flags, exePath, errP[1], syncP[0])
+		r = result{pid, placed, master, slave, fb, err}
 		return nil
 	})
 	unix.Close(errP[1])
@@ -291,7 +300,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		var ws unix.WaitStatus
 		unix.Wait4(r.pid, &ws, 0, nil)
 	}
-	if procs != nil {
+	if procs != nil && !r.placed {
 		if _, err := procs.WriteString(strconv.Itoa(r.pid)); err != nil {
 			kill()
 			return nil, true, &stepError{Step: "join the container's cgroups", Err: fmt.Errorf("%s: %w", procs.Name(), err)}
@@ -370,16 +379,17 @@ func readFull(fd int, b []byte) (int, error) {
 }
 
 // directExec runs on a locked thread that is discarded afterwards. It
-// returns the trampoline's pid, waiting on syncFD.
-func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[string]string, files []*os.File,
-	tty bool, prog []byte, flags uint, exePath string, errFD, syncFD int) (pid int, master console.Console, slave *os.File, fallback bool, err error) {
+// returns the trampoline's pid, waiting on syncFD, and whether it was
+// cloned into the cgroup2 cgroup at cgFD (if cgFD >= 0).
+func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[string]string, cgFD int, files []*os.File,
+	tty bool, prog []byte, flags uint, exePath string, errFD, syncFD int) (pid int, placed bool, master console.Console, slave *os.File, fallback bool, err error) {
 	step := func(s string, err error) error { return &stepError{Step: s, Err: err} }
 	if unix.Gettid() == unix.Getpid() {
 		// The main thread never exits; it must never take this on.
-		return 0, nil, nil, true, step("exec", errors.New("direct exec on the main thread"))
+		return 0, false, nil, nil, true, step("exec", errors.New("direct exec on the main thread"))
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return 0, nil, nil, true, step("unshare fs", err)
+		return 0, false, nil, nil, true, step("unshare fs", err)
 	}
 	if a := p.ExecCPUAffinity; a != nil && a.Initial != "" {
 		set, err := cpuSet(a.Initial)
@@ -387,20 +397,19 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 			err = unix.SchedSetaffinity(0, set)
 		}
 		if err != nil {
-			return 0, nil, nil, false, step("process.execCPUAffinity.initial", err)
+			return 0, false, nil, nil, false, step("process.execCPUAffinity.initial", err)
 		}
 	}
 	// v1: only this thread joins, before it opens anything of the
 	// container's (the devices cgroup applies to its opens); its children
 	// inherit. cgroup2, where a process's threads cannot be split, is
-	// joined by the parent for the trampoline.
-	tid := unix.Gettid()
+	// joined by the trampoline at clone, or by the parent.
 	for ctrl, dir := range paths {
 		if ctrl == cgroups.UnifiedKey {
 			continue
 		}
-		if err := writeTasks(dir, tid); err != nil {
-			return 0, nil, nil, true, step("join the container's cgroups", err)
+		if err := writeTasks(dir); err != nil {
+			return 0, false, nil, nil, true, step("join the container's cgroups", err)
 		}
 	}
 	// The mount namespace last: after it, paths are the container's.
@@ -412,17 +421,17 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 			continue
 		}
 		if err := nsenter.JoinThread(ns.f, ns.typ); err != nil {
-			return 0, nil, nil, true, step("join the "+ns.typ+" namespace", err)
+			return 0, false, nil, nil, true, step("join the "+ns.typ+" namespace", err)
 		}
 	}
 	if mnt != nil {
 		if err := nsenter.JoinThread(mnt.f, mnt.typ); err != nil {
-			return 0, nil, nil, true, step("join the mount namespace", err)
+			return 0, false, nil, nil, true, step("join the mount namespace", err)
 		}
 	}
 	if tty {
 		if master, slave, err = openPty(p.ConsoleSize); err != nil {
-			return 0, nil, nil, false, step("set up console", err)
+			return 0, false, nil, nil, false, step("set up console", err)
 		}
 		files[0], files[1], files[2] = slave, slave, slave
 	}
@@ -431,27 +440,27 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 		pers = spec.Linux.Personality
 	}
 	if err := applyAttrs(p, pers); err != nil {
-		return 0, master, slave, false, step("process attributes", err)
+		return 0, false, master, slave, false, step("process attributes", err)
 	}
 	env := withHome(p.Env, p.User.UID)
 	if err := setUser(p.User); err != nil {
-		return 0, master, slave, false, step("process.user", err)
+		return 0, false, master, slave, false, step("process.user", err)
 	}
 	// A credential change resets dumpable to fs.suid_dumpable.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return 0, master, slave, false, step("process.user", err)
+		return 0, false, master, slave, false, step("process.user", err)
 	}
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
 	if err := chdirInside(cwd); err != nil {
-		return 0, master, slave, false, step("process.cwd", err)
+		return 0, false, master, slave, false, step("process.cwd", err)
 	}
 	if prog != nil && !p.NoNewPrivileges {
 		// As in init: before the capabilities drop CAP_SYS_ADMIN.
 		if err := loadPrivileged(prog, flags); err != nil {
-			return 0, master, slave, false, step("linux.seccomp", err)
+			return 0, false, master, slave, false, step("linux.seccomp", err)
 		}
 		prog = nil
 	}
@@ -460,11 +469,11 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 		c = &specs.LinuxCapabilities{}
 	}
 	if err := caps.Apply(c); err != nil {
-		return 0, master, slave, false, step("process.capabilities", err)
+		return 0, false, master, slave, false, step("process.capabilities", err)
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return 0, master, slave, false, step("process.noNewPrivileges", err)
+			return 0, false, master, slave, false, step("process.noNewPrivileges", err)
 		}
 	}
 	// A name without a slash is looked up in PATH here, as the user; a path
@@ -472,7 +481,7 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 	path := p.Args[0]
 	if !strings.Contains(path, "/") {
 		if path, err = lookPath(path, env); err != nil {
-			return 0, master, slave, false, step("process.args[0]", err)
+			return 0, false, master, slave, false, step("process.args[0]", err)
 		}
 	}
 	// Everything fork+exec needs is built before the filter (little is
@@ -487,16 +496,26 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 	attr := &syscall.ProcAttr{Env: env, Files: fds, Sys: sys}
 	if prog != nil {
 		if err := seccomp.Load(prog, flags); err != nil {
-			return 0, master, slave, false, step("linux.seccomp", err)
+			return 0, false, master, slave, false, step("linux.seccomp", err)
 		}
+	}
+	if cgFD >= 0 {
+		// Needs clone3, which a seccomp filter may refuse, and write
+		// access to the common ancestor's cgroup.procs as the process's
+		// user: failing that, a plain fork, and the parent moves it.
+		sys.UseCgroupFD, sys.CgroupFD = true, cgFD
+		if pid, err = syscall.ForkExec(exePath, argv, attr); err == nil {
+			return pid, true, master, slave, false, nil
+		}
+		sys.UseCgroupFD = false
 	}
 	pid, err = syscall.ForkExec(exePath, argv, attr)
 	if err != nil {
 		// A filter or a missing /proc may refuse what this needs; the
 		// re-exec path repeats every check and says what is wrong.
-		return 0, master, slave, true, step("exec", fmt.Errorf("exec rt's trampoline: %w", err))
+		return 0, false, master, slave, true, step("exec", fmt.Errorf("exec rt's trampoline: %w", err))
 	}
-	return pid, master, slave, false, nil
+	return pid, false, master, slave, false, nil
 }
 
 func fdsOf(files []*os.File) []uintptr {
@@ -507,14 +526,17 @@ func fdsOf(files []*os.File) []uintptr {
 	return fds
 }
 
-// writeTasks moves thread tid into the v1 cgroup dir.
-func writeTasks(dir string, tid int) error {
+// writeTasks moves the calling thread into the v1 cgroup dir. It writes
+// "0", not its tid: the kernel then moves the thread without taking the
+// global threadgroup lock for writing, which waits for an RCU grace period
+// (5-15 ms on this VM) whenever no migration happened in the last few ms.
+func writeTasks(dir string) error {
 	f, err := os.OpenFile(dir+"/tasks", os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := f.WriteString(fmt.Sprint(tid)); err != nil {
+	if _, err := f.WriteString("0"); err != nil {
 		return fmt.Errorf("write %s/tasks: %w", dir, err)
 	}
 	return nil

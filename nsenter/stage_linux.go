@@ -72,8 +72,8 @@ func stageError(set bool, val string) error {
 // execs this binary with argv "_RTEXEC", ERRFD, PATH, ARGV0, ARGS... (ERRFD
 // in decimal; SYNCFD is the next fd) runs no Go and no C library code. The stage makes itself non-dumpable,
 // marks ERRFD close-on-exec, and blocks reading SYNCFD; the parent (which
-// meanwhile moves it into its cgroup2 cgroup and sets its final CPU
-// affinity) writes, in one write, TrampolineRlimit records followed by one
+// meanwhile moves it into its cgroup2 cgroup, unless it was cloned into
+// it, and sets its final CPU affinity) writes, in one write, TrampolineRlimit records followed by one
 // whose Resource is TrampolineEnd. The stage applies them to itself
 // (prlimit64), closes SYNCFD and execs PATH with ARGV0, ARGS... and the same
 // environment.

@@ -81,7 +81,8 @@ efd:
 	JCC	tfail
 	MOVL	R12, R14		// SYNCFD is ERRFD+1
 	INCL	R14
-	// Wait for the parent: it moves us into the cgroup2 cgroup and sets
+	// Wait for the parent: it moves us into the cgroup2 cgroup (unless
+	// we were cloned into it) and sets
 	// the final CPU affinity, then writes the rlimit records and a
 	// terminator in one write (EOF first: the parent is gone; give up).
 	MOVL	R14, DI

@@ -71,6 +71,15 @@ func TestExecJoinsEverything(t *testing.T) {
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &one}}}
 	}
+	// Docker's default profile answers clone3 with ENOSYS: the direct path
+	// then cannot clone into the cgroup2 cgroup, and rt moves the process
+	// before it execs.
+	enosys := uint(38)
+	cases["clone3 refused by the filter"] = func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &one}}}
+	}
 	for name, mut := range cases {
 		t.Run(name, func(t *testing.T) {
 			b := runningBundle(t, mut)
