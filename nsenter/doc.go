@@ -26,8 +26,11 @@
 // h uts, c cgroup. pid is not accepted: after setns(CLONE_NEWPID) the Go
 // runtime could not create threads (the parent joins it instead).
 //
-// For each entry the stage calls setns(fd, CLONE_NEW*) and, on success,
-// closes fd so it cannot leak into the container. It stops at the first
+// The letter g is no namespace: its fd is a cgroup v1 tasks file, to which
+// the stage writes "0" (see CgroupTasks).
+//
+// For each entry the stage calls setns(fd, CLONE_NEW*) (or the write) and,
+// on success, closes fd so it cannot leak into the container. It stops at the first
 // failure and leaves that fd and the rest open (the child is about to exit).
 // An absent variable makes the stage do nothing.
 package nsenter

@@ -53,6 +53,10 @@ func stageError(set bool, val string) error {
 	case stageNoEnv, stageOK:
 		return nil
 	case stageFailed:
+		if stageLetter == 'g' {
+			return fmt.Errorf("nsenter entry stage: join cgroup: write 0 to the tasks file at fd %d (entry %d of %s=%q): %w",
+				stageFD, stageIndex, EnvName, val, syscall.Errno(stageErrno))
+		}
 		typ := fmt.Sprintf("%q", stageLetter)
 		for name, t := range nsTypes {
 			if t.letter == stageLetter {
@@ -62,7 +66,7 @@ func stageError(set bool, val string) error {
 		return fmt.Errorf("nsenter entry stage: join %s namespace from fd %d (entry %d of %s=%q): setns: %w",
 			typ, stageFD, stageIndex, EnvName, val, syscall.Errno(stageErrno))
 	case stageMalformed:
-		return fmt.Errorf("nsenter entry stage: malformed %s=%q at entry %d (want letters m,u,t,n,i,h,c each followed by an fd number)",
+		return fmt.Errorf("nsenter entry stage: malformed %s=%q at entry %d (want letters m,u,t,n,i,h,c,g each followed by an fd number)",
 			EnvName, val, stageIndex)
 	}
 	return fmt.Errorf("nsenter entry stage: unknown state %d", stageState)

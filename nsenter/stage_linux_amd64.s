@@ -12,6 +12,9 @@ DATA envPrefix<>+0(SB)/8, $"_RT_NSEN"
 DATA envPrefix<>+8(SB)/4, $"TER="
 GLOBL envPrefix<>(SB), RODATA|NOPTR, $12
 
+DATA zeroText<>+0(SB)/1, $"0"
+GLOBL zeroText<>(SB), RODATA|NOPTR, $1
+
 // The trampoline's rlimit records: up to 16 and a terminator, 24 bytes each.
 GLOBL rlimits<>(SB), NOPTR, $408
 
@@ -209,6 +212,9 @@ entry:
 	MOVL	$0x02000000, SI		// CLONE_NEWCGROUP
 	CMPL	AX, $'c'
 	JEQ	number
+	XORL	SI, SI			// no namespace: a cgroup v1 tasks file
+	CMPL	AX, $'g'
+	JEQ	number
 	JMP	malformed
 
 number:
@@ -232,10 +238,28 @@ setns:
 	TESTL	R8, R8
 	JZ	malformed
 	MOVL	DI, ·stageFD(SB)
+	TESTL	SI, SI
+	JZ	cgwrite
 	MOVL	$SYS_setns, AX
 	SYSCALL				// keeps DI; clobbers AX, CX, R11
 	CMPQ	AX, $0xfffffffffffff001
 	JCC	failed			// unsigned >= -4095: an errno
+	MOVL	$SYS_close, AX
+	SYSCALL
+	INCL	R15
+	JMP	entry
+
+cgwrite:
+	// write(fd, "0", 1): this thread, the process's only one, moves
+	// itself (see CgroupTasks). DX must survive (glibc's rtld_fini).
+	MOVQ	DX, R9
+	LEAQ	zeroText<>(SB), SI
+	MOVL	$1, DX
+	MOVL	$SYS_write, AX
+	SYSCALL				// keeps DI
+	MOVQ	R9, DX
+	CMPQ	AX, $0xfffffffffffff001
+	JCC	failed
 	MOVL	$SYS_close, AX
 	SYSCALL
 	INCL	R15

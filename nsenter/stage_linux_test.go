@@ -145,6 +145,7 @@ type report struct {
 	Seccomp        string            `json:"seccomp"`
 	OpenFDs        []string          `json:"openFDs"`
 	DataNotPrivate int               `json:"dataNotPrivate"`
+	ThreadCgroups  []string          `json:"threadCgroups"`
 }
 
 // run starts bin with env and extra files (ExtraFiles semantics: files[i] is fd 3+i).
@@ -376,5 +377,72 @@ func TestStagePopulatesData(t *testing.T) {
 				t.Fatalf("exit %d; %d pages of the data section not populated", code, r.DataNotPrivate)
 			}
 		})
+	}
+}
+
+// TestStageJoinsCgroupV1: a CgroupTasks entry moves the child into a v1
+// cgroup before the Go runtime starts, so every thread the runtime makes
+// is in it too; the tasks fd is closed; a write the kernel refuses is
+// reported with the fd and errno.
+func TestStageJoinsCgroupV1(t *testing.T) {
+	needRoot(t)
+	const hier = "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(hier + "/tasks"); err != nil {
+		t.Skipf("no cgroup v1 pids hierarchy at %s (a cgroup v2 host): %v", hier, err)
+	}
+	dir := fmt.Sprintf("%s/rt-nsenter-test-%d", hier, os.Getpid())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	tasks, err := os.OpenFile(dir+"/tasks", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tasks.Close()
+	want := "pids:/" + filepath.Base(dir) + "\n"
+	for _, variant := range []string{"static", "cgo"} {
+		bin := testProgram(t, variant)
+		files := append(make([]*os.File, 17), tasks)
+		env, err := EntryEnv([]Join{{Type: CgroupTasks, File: tasks, ChildFD: 20}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, code := run(t, bin, []string{env}, files)
+		if code != 0 || r.StageError != "" {
+			t.Fatalf("%s: exit %d, stage error %q", variant, code, r.StageError)
+		}
+		if len(r.ThreadCgroups) < 2 {
+			t.Errorf("%s: %d threads; want the runtime's threads too", variant, len(r.ThreadCgroups))
+		}
+		for i, cg := range r.ThreadCgroups {
+			if !strings.Contains(cg, want) {
+				t.Errorf("%s: thread %d is not in %s:\n%s", variant, i, dir, cg)
+			}
+		}
+		if slices.Contains(r.OpenFDs, "20") {
+			t.Errorf("%s: tasks fd 20 still open: %v", variant, r.OpenFDs)
+		}
+	}
+	// A tasks file opened read-only: the write fails with EBADF.
+	ro, err := os.Open(dir + "/tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	env, _ := EntryEnv([]Join{{Type: CgroupTasks, File: ro, ChildFD: 20}})
+	r, code := run(t, testProgram(t, "static"), []string{env}, append(make([]*os.File, 17), ro))
+	if code != 1 || !strings.Contains(r.StageError, "join cgroup: write 0 to the tasks file at fd 20") ||
+		!strings.Contains(r.StageError, "bad file descriptor") {
+		t.Errorf("read-only tasks file: exit %d, stage error %q", code, r.StageError)
+	}
+	for _, cg := range r.ThreadCgroups {
+		if strings.Contains(cg, want) {
+			t.Errorf("after a failed write a thread is in %s anyway", dir)
+		}
 	}
 }

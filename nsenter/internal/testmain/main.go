@@ -26,6 +26,9 @@ type report struct {
 	// the test's runtime.data and runtime.edata) that are not private
 	// anonymous copies, i.e. the entry stage did not populate them.
 	DataNotPrivate int `json:"dataNotPrivate"`
+	// ThreadCgroups is /proc/self/task/*/cgroup of every thread the Go
+	// runtime has by now, each as read.
+	ThreadCgroups []string `json:"threadCgroups"`
 }
 
 // seccompVersion is set by seccomp_cgo.go when built with cgo.
@@ -54,6 +57,11 @@ func main() {
 		r.OpenFDs = append(r.OpenFDs, e.Name())
 	}
 	r.DataNotPrivate = dataNotPrivate(os.Getenv("TESTMAIN_DATA"))
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, e := range tasks {
+		b, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/cgroup")
+		r.ThreadCgroups = append(r.ThreadCgroups, string(b))
+	}
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
