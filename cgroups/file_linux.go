@@ -123,6 +123,9 @@ func exists(p string) bool {
 // errPidZero: writing 0 to cgroup.procs would move the caller itself.
 var errPidZero = errors.New("apply cgroup: pid 0 is not a process (use a negative pid to only create the cgroup)")
 
+// WriteProcs moves process pid into the cgroup at dir (cgroup.procs).
+func WriteProcs(dir string, pid int) error { return writeProcs(dir, pid) }
+
 // writeProcs moves pid into the cgroup at dir.
 func writeProcs(dir string, pid int) error {
 	var err error

@@ -3,9 +3,11 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -97,21 +99,32 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
+	var cgPath string
+	if spec.Linux != nil {
+		cgPath = spec.Linux.CgroupsPath
+	}
+	mgr, err := cgroups.New(cgPath, o.ID, cgroups.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	// The cgroups are recorded before they exist, so that if this process
+	// dies half-way, `delete -f` still finds everything to remove.
 	st := &State{
-		ID:       o.ID,
-		Bundle:   bundle,
-		Rootfs:   rootfs,
-		Created:  time.Now().UTC(),
-		Owner:    ownerName(),
-		Config:   spec,
-		Creating: true,
+		ID:          o.ID,
+		Bundle:      bundle,
+		Rootfs:      rootfs,
+		Created:     time.Now().UTC(),
+		Owner:       ownerName(),
+		CgroupPaths: mgr.Paths(),
+		Config:      spec,
+		Creating:    true,
 	}
 	if err := st.save(dir); err != nil {
 		return nil, err
 	}
 	c = &Container{rt: r, dir: dir, state: st}
 
-	p, err := c.startInit(o, spec, t, &undo)
+	p, err := c.startInit(o, spec, mgr, t, &undo)
 	if err != nil {
 		return nil, fmt.Errorf("create container %s: %w", o.ID, err)
 	}
@@ -120,7 +133,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 }
 
 // startInit starts the init process and walks it through the sync protocol.
-func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cleanups) (*os.Process, error) {
+func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manager, t *timer, undo *cleanups) (*os.Process, error) {
 	st := c.state
 	// The sealed binary: a detached read-only clone of our own executable, so
 	// nothing in the container can ever write the host's rt (CVE-2019-5736).
@@ -214,7 +227,27 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 			return nil, fmt.Errorf("become child subreaper: %w", err)
 		}
 	}
-	cmd, err := spawnInit(exe, extra, syncFD, ns, sys)
+	// The child is in its cgroups before it runs anything: the entry stage
+	// joins the v1 ones and it is cloned into the cgroup2 one (see
+	// placement). Delete never undoes what create did not make: a cgroup
+	// that already holds processes belongs to someone else.
+	if pids, _ := mgr.GetPids(); len(pids) > 0 {
+		cgPath := ""
+		if spec.Linux != nil {
+			cgPath = spec.Linux.CgroupsPath
+		}
+		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already holds processes %v; refusing to share it", cgPath, pids)
+	}
+	undo.add(func() { mgr.Destroy() })
+	if err := mgr.Apply(-1); err != nil {
+		return nil, fmt.Errorf("apply cgroups: %w", err)
+	}
+	place, err := openPlacement(mgr.Paths())
+	if err != nil {
+		return nil, fmt.Errorf("apply cgroups: %w", err)
+	}
+	defer place.close()
+	cmd, err := spawnInit(exe, extra, syncFD, ns, sys, place)
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
@@ -226,34 +259,19 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, t *timer, undo *cl
 	})
 	childSync.Close()
 	listener.Close()
-
-	// Put the child in its cgroups before it runs anything of the container's:
-	// it waits for msgConfig, which is sent only afterwards.
-	var cgPath string
-	if spec.Linux != nil {
-		cgPath = spec.Linux.CgroupsPath
-	}
-	mgr, err := cgroups.New(cgPath, st.ID, cgroups.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
-	}
-	// Delete never undoes what create did not make: a cgroup that already
-	// holds processes belongs to someone else.
-	if pids, _ := mgr.GetPids(); len(pids) > 0 {
-		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already holds processes %v; refusing to share it", cgPath, pids)
-	}
-	undo.add(func() {
-		proc.Kill()
-		cmd.Wait()
-		mgr.Destroy()
-	})
-	// Record the pid and the cgroups before touching them, so that if this
-	// process dies half-way, `delete -f` still finds everything to remove.
 	if err := c.recordInit(proc.Pid, mgr.Paths()); err != nil {
 		return nil, err
 	}
-	if err := mgr.Apply(proc.Pid); err != nil {
-		return nil, fmt.Errorf("apply cgroups: %w", err)
+	// Where the entry stage or clone3 could not place it, move it now: it
+	// waits for msgConfig, which is sent only afterwards.
+	if place.tasks == nil {
+		if err := mgr.Apply(proc.Pid); err != nil {
+			return nil, fmt.Errorf("apply cgroups: %w", err)
+		}
+	} else if place.cgroup2 != nil && !place.cloned {
+		if err := cgroups.WriteProcs(place.cgroup2.Name(), proc.Pid); err != nil {
+			return nil, fmt.Errorf("apply cgroups: join %s: %w", place.cgroup2.Name(), err)
+		}
 	}
 	if spec.Linux != nil && spec.Linux.Resources != nil {
 		res := *spec.Linux.Resources
@@ -596,44 +614,120 @@ func sealedSelf() (*os.File, error) {
 // fds 3.., the namespaces the plan has for the entry stage follow them
 // (described in its environment variable), and the ones the plan has for
 // the parent are joined on the locked thread the child is forked from.
-func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *syscall.SysProcAttr) (*exec.Cmd, error) {
+func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *syscall.SysProcAttr, place *placement) (*exec.Cmd, error) {
 	env := []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)}
-	if len(plan.entry) > 0 {
-		var joins []nsenter.Join
-		for _, j := range plan.entry {
-			extra = append(extra, j.f)
-			joins = append(joins, nsenter.Join{Type: j.typ, File: j.f, ChildFD: 2 + len(extra)})
-		}
+	// The cgroups first: they belong to the host, not to a user namespace
+	// the child may join.
+	var joins []nsenter.Join
+	for _, f := range place.tasks {
+		extra = append(extra, f)
+		joins = append(joins, nsenter.Join{Type: nsenter.CgroupTasks, File: f, ChildFD: 2 + len(extra)})
+	}
+	for _, j := range plan.entry {
+		extra = append(extra, j.f)
+		joins = append(joins, nsenter.Join{Type: j.typ, File: j.f, ChildFD: 2 + len(extra)})
+	}
+	if len(joins) > 0 {
 		e, err := nsenter.EntryEnv(joins)
 		if err != nil {
 			return nil, err
 		}
 		env = append(env, e)
 	}
-	path, closeExe, err := execPath(exe, len(extra))
+	// Out of reach of the fds the child's fork+exec dup's into place (it
+	// moves those below their target up, from 3+len(extra) on).
+	path, closeExe, err := execPath(exe, 2*(len(extra)+3))
 	if err != nil {
 		return nil, err
 	}
 	defer closeExe() // Start returns once the child has exec'd
-	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        []string{"rt", "init"},
-		Env:         env,
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		ExtraFiles:  extra,
-		SysProcAttr: sys,
+	start := func() (*exec.Cmd, error) {
+		cmd := &exec.Cmd{
+			Path:        path,
+			Args:        []string{"rt", "init"},
+			Env:         env,
+			Stdin:       os.Stdin,
+			Stdout:      os.Stdout,
+			Stderr:      os.Stderr,
+			ExtraFiles:  extra,
+			SysProcAttr: sys,
+		}
+		var err error
+		if len(plan.parent) > 0 {
+			err = nsenter.RunInNamespaces(plan.parentJoins(), cmd.Start)
+		} else {
+			err = cmd.Start()
+		}
+		return cmd, err
 	}
-	if len(plan.parent) > 0 {
-		err = nsenter.RunInNamespaces(plan.parentJoins(), cmd.Start)
-	} else {
-		err = cmd.Start()
+	if place.cgroup2 != nil {
+		// CLONE_INTO_CGROUP needs clone3 and a kernel of 5.7 or later;
+		// without, a plain clone, and the caller moves the child.
+		sys.UseCgroupFD, sys.CgroupFD = true, int(place.cgroup2.Fd())
+		cmd, err := start()
+		sys.UseCgroupFD = false
+		if err == nil {
+			place.cloned = true
+			return cmd, nil
+		}
+		logrus.Debugf("create: clone into %s: %v; moving init there after a plain clone", place.cgroup2.Name(), err)
 	}
-	if err != nil {
-		return nil, err
+	return start()
+}
+
+// placement is how a new init gets into its cgroups before it runs: the
+// entry stage writes 0 to the v1 tasks files (nsenter.CgroupTasks) and
+// clone3 puts it in the cgroup2 cgroup (CLONE_INTO_CGROUP). Neither takes
+// the kernel's threadgroup lock for writing, which a move by pid does and
+// which waits for an RCU grace period (5-15 ms here) unless another move
+// happened within the last few ms. tasks is nil where the entry stage
+// cannot run (a binary not built by hack/build-rt.sh): the caller then
+// moves the child by pid.
+type placement struct {
+	tasks   []*os.File
+	cgroup2 *os.File // the cgroup2 directory, named by its path
+	cloned  bool     // the child was cloned into cgroup2
+}
+
+func openPlacement(paths map[string]string) (*placement, error) {
+	p := &placement{}
+	if !nsenter.StageRan() {
+		return p, nil
 	}
-	return cmd, nil
+	p.tasks = []*os.File{}
+	seen := map[string]bool{}
+	for _, key := range slices.Sorted(maps.Keys(paths)) {
+		dir := paths[key]
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		var f *os.File
+		var err error
+		if key == cgroups.UnifiedKey {
+			f, err = os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+			p.cgroup2 = f
+		} else {
+			f, err = os.OpenFile(dir+"/tasks", os.O_WRONLY, 0)
+			if f != nil {
+				p.tasks = append(p.tasks, f)
+			}
+		}
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *placement) close() {
+	for _, f := range p.tasks {
+		f.Close()
+	}
+	if p.cgroup2 != nil {
+		p.cgroup2.Close()
+	}
 }
 
 // execPath returns "/proc/self/fd/N" for the sealed binary with N above

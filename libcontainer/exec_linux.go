@@ -176,7 +176,9 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		return nil, err
 	}
 	defer joins.close()
-	cmd, err := spawnInit(exe, extra, syncFD, joins, nil)
+	// Moved into its cgroups by pid below, after the initial CPU affinity
+	// is set (create places its init earlier, see placement).
+	cmd, err := spawnInit(exe, extra, syncFD, joins, nil, &placement{})
 	if err != nil {
 		return nil, fmt.Errorf("start process: %w", err)
 	}
