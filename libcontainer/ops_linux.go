@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -187,11 +188,21 @@ func (c *Container) Delete(force bool) error {
 	if len(c.state.CgroupPaths) > 0 {
 		mgr, err := cgroups.Load(c.state.CgroupPaths)
 		if err == nil {
-			// Processes left by a container without a pid namespace die here.
-			if pids, _ := mgr.GetPids(); len(pids) > 0 {
-				c.signalAll(unix.SIGKILL)
+			// Processes left by a container without a pid namespace of its
+			// own die here. With one, the kernel killed the rest of it with
+			// init; only a process put in the cgroups from outside could
+			// remain, and keep them busy.
+			if ownPidNS(c.state.Config) {
+				if err = mgr.Destroy(); errors.Is(err, unix.EBUSY) {
+					c.signalAll(unix.SIGKILL)
+					err = mgr.Destroy()
+				}
+			} else {
+				if pids, _ := mgr.GetPids(); len(pids) > 0 {
+					c.signalAll(unix.SIGKILL)
+				}
+				err = mgr.Destroy()
 			}
-			err = mgr.Destroy()
 		}
 		if err != nil {
 			// Keep the state so that delete can be retried.
@@ -267,3 +278,16 @@ func (c *Container) SignalChild(s os.Signal) {
 
 // Pid returns init's pid.
 func (c *Container) Pid() int { return c.state.InitPid }
+
+// ownPidNS reports whether spec gives the container a new pid namespace.
+func ownPidNS(spec *specs.Spec) bool {
+	if spec == nil || spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -351,4 +352,64 @@ func TestInterruptedCreate(t *testing.T) {
 			t.Errorf("left behind: %s", p)
 		}
 	}
+}
+
+// TestDeleteKillsLeftovers: delete kills what is left in the container's
+// cgroups once init is gone - without a pid namespace, init's children;
+// with one, a process someone put in the cgroup from outside - and removes
+// the cgroups.
+func TestDeleteKillsLeftovers(t *testing.T) {
+	skipOnRunc(t, "runc 1.1.5 leaves a process put in the cgroup from outside")
+	t.Run("no pid namespace", func(t *testing.T) {
+		b := newBundle(t, shell("sleep 1000 & echo $! > /tmp/child; exec sleep 1000"), func(s *specs.Spec) {
+			var keep []specs.LinuxNamespace
+			for _, ns := range s.Linux.Namespaces {
+				if ns.Type != specs.PIDNamespace {
+					keep = append(keep, ns)
+				}
+			}
+			s.Linux.Namespaces = keep
+			s.Root.Readonly = false
+		})
+		b.detached("run", "-d").mustOK(t)
+		var child int
+		for i := 0; i < 200 && child == 0; i++ {
+			data, _ := os.ReadFile(filepath.Join(b.Dir, "rootfs/tmp/child"))
+			child, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+			time.Sleep(10 * time.Millisecond)
+		}
+		if child == 0 {
+			t.Fatal("the container's background sleep never wrote its pid")
+		}
+		rt(t, "kill", b.ID, "KILL").mustOK(t)
+		b.waitStatus("stopped")
+		rt(t, "delete", b.ID).mustOK(t)
+		assertGone(t, b)
+		if err := reapGone(child, 5*time.Second); err != nil {
+			t.Errorf("init's child: %v", err)
+		}
+	})
+	t.Run("pid namespace, a process from outside", func(t *testing.T) {
+		b := newBundle(t, args("sleep", "1000"))
+		b.detached("run", "-d").mustOK(t)
+		intruder := exec.Command("sleep", "1000")
+		if err := intruder.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			intruder.Process.Kill()
+			intruder.Wait()
+		}()
+		dir := cgroupDir(cgroupHierarchies()[0], b.CgroupsPath)
+		if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(intruder.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+		rt(t, "kill", b.ID, "KILL").mustOK(t)
+		b.waitStatus("stopped")
+		rt(t, "delete", b.ID).mustOK(t)
+		assertGone(t, b)
+		if err := intruder.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("the process put in the cgroup: %v, want killed", err)
+		}
+	})
 }
