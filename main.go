@@ -24,8 +24,8 @@ var processStart time.Time
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" && libcontainer.IsInit() {
 		// The container init does its work on the main thread, which is the
-		// one that finally execs the user program.
-		runtime.GOMAXPROCS(1)
+		// one that finally execs the user program. (create starts it with
+		// GOMAXPROCS=1 in its environment.)
 		runtime.LockOSThread()
 	}
 }

@@ -615,7 +615,10 @@ func sealedSelf() (*os.File, error) {
 // (described in its environment variable), and the ones the plan has for
 // the parent are joined on the locked thread the child is forked from.
 func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *syscall.SysProcAttr, place *placement) (*exec.Cmd, error) {
-	env := []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)}
+	// GOMAXPROCS=1: the init does its work on one thread (see main); set
+	// here, the runtime starts with one P instead of changing it later
+	// with a stop-the-world.
+	env := []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"}
 	// The cgroups first: they belong to the host, not to a user namespace
 	// the child may join.
 	var joins []nsenter.Join

@@ -42,6 +42,7 @@ func Init() {
 		os.Exit(1)
 	}
 	os.Unsetenv("_RT_INIT_SYNC")
+	os.Unsetenv("GOMAXPROCS") // set by create for this process only
 	conn := &syncConn{f: os.NewFile(uintptr(fd), "sync")}
 	unix.CloseOnExec(fd)
 	logrus.SetOutput(discard{})
@@ -393,7 +394,7 @@ func (in *initProc) forkInit() {
 	// Forked from this (locked) thread, so the child inherits the
 	// namespaces unshared on it.
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"rt", "init"}, &syscall.ProcAttr{
-		Env:   []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD)},
+		Env:   []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"},
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
