@@ -247,6 +247,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		return nil, fmt.Errorf("apply cgroups: %w", err)
 	}
 	defer place.close()
+	t.mark("cgroup directories")
 	cmd, err := spawnInit(exe, extra, syncFD, ns, sys, place)
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
