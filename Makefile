@@ -101,7 +101,7 @@ bench: bench-prep
 	$(BENCH)/bench -o $(BENCH)/last.md $(BENCH_FLAGS)
 
 bench-smoke: bench-prep
-	$(BENCH)/bench -reps 5 -seq-reps 1 -seq-n 20 -conc-reps 2 -engine-reps 2 $(BENCH_FLAGS)
+	$(BENCH)/bench -reps 5 -seq-reps 1 -seq-n 20 -conc-reps 2 -idle-reps 2 -engine-reps 2 $(BENCH_FLAGS)
 
 bench-prep: root-check rt
 	$(GO) build -o $(BENCH)/bench ./hack/bench

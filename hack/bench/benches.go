@@ -12,6 +12,7 @@ const (
 	benchRun     = "run"
 	benchCycle   = "cycle"
 	benchExec    = "exec"
+	benchIdle    = "idle"
 	benchLimits  = "limits"
 	benchSeccomp = "seccomp"
 	benchSeq     = "sequential"
@@ -62,6 +63,11 @@ func (h *harness) benches() []*bench {
 			}},
 		{name: benchExec, reps: o.reps, warmup: true, setup: execSetup, measure: measureExec, teardown: execTeardown,
 			rows: []row{{key: "exec", label: "`exec` of /bin/true into a running container", unit: "ms"}}},
+		{name: benchIdle, reps: o.idleReps, warmup: true, setup: execSetup, measure: measureIdle, teardown: execTeardown,
+			rows: []row{
+				{key: "idle-run", label: fmt.Sprintf("`run` of /bin/true after %v with no cgroup task moves", idlePause), unit: "ms"},
+				{key: "idle-exec", label: fmt.Sprintf("`exec` of /bin/true after %v with no cgroup task moves", idlePause), unit: "ms"},
+			}},
 		{name: benchLimits, reps: o.reps, warmup: true, measure: measureRun(limits, "limits", ""),
 			rows: []row{{key: "limits", label: "`run` with memory, cpu and pids limits", unit: "ms"}}},
 		{name: benchSeccomp, reps: o.reps, warmup: true, measure: measureRun(secured, "seccomp", ""),
@@ -86,7 +92,7 @@ func (h *harness) benches() []*bench {
 }
 
 // tableOrder is the order of rows in the report.
-var tableOrder = []string{"run", "create", "start", "delete", "exec", "limits", "seccomp", "seq", "conc", "podman", "ctr", "rss", "floor", "rss-floor"}
+var tableOrder = []string{"run", "create", "start", "delete", "exec", "idle-run", "idle-exec", "limits", "seccomp", "seq", "conc", "podman", "ctr", "rss", "floor", "rss-floor"}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -118,6 +124,30 @@ func measureRun(variant, key, rssKey string) func(r *runtime) (map[string]float6
 		}
 		return v, nil
 	}
+}
+
+// idlePause is how long nothing runs before an idle measurement. A task
+// moved into a cgroup by pid waits for an RCU grace period (5-15 ms on
+// this VM) unless another move happened in the last few ms; back-to-back
+// repetitions keep each other out of that wait, while an engine that
+// starts a container now and then pays it every time.
+const idlePause = 50 * time.Millisecond
+
+// measureIdle is `run`, and `exec` into the running exec target, each after
+// idlePause.
+func measureIdle(r *runtime) (map[string]float64, error) {
+	id := r.newID("idle")
+	res, err := r.do(job{Steps: []step{
+		{Pause: idlePause},
+		{Args: r.cmd("run", "--bundle", r.bundleDir(plain, 0), id)},
+		{Pause: idlePause},
+		{Args: r.cmd("exec", execTarget, "/bin/true")},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	delete(r.live, id)
+	return map[string]float64{"idle-run": ms(res.Steps[1].Dur), "idle-exec": ms(res.Steps[3].Dur)}, nil
 }
 
 func measureCycle(r *runtime) (map[string]float64, error) {

@@ -40,6 +40,9 @@ type step struct {
 	// Spawn runs Args through the spawner, for a ru_maxrss that is the
 	// command's own (see spawn.go). Time is then taken by the spawner.
 	Spawn bool `json:"spawn,omitempty"`
+	// Pause sleeps this long, untimed: the host's cgroups see no task move
+	// meanwhile (see measureIdle).
+	Pause time.Duration `json:"pause,omitempty"`
 }
 
 type stepResult struct {
@@ -70,6 +73,8 @@ func (s step) String() string {
 		return "wait for the pid in " + s.WaitPidFile
 	case s.Reap:
 		return "reap children"
+	case s.Pause > 0:
+		return "pause " + s.Pause.String()
 	}
 	return strings.Join(s.Args, " ")
 }
@@ -106,6 +111,9 @@ func runStep(s step, j job) stepResult {
 		return stepResult{Dur: time.Since(t0), Err: errString(err)}
 	case s.Reap:
 		reapAll()
+		return stepResult{}
+	case s.Pause > 0:
+		time.Sleep(s.Pause)
 		return stepResult{}
 	}
 	return runCommand(s, j.Timeout, j.Spawner)

@@ -38,6 +38,7 @@ type options struct {
 	reps           int // per-command benchmarks
 	seqReps, seqN  int
 	concReps, conc int
+	idleReps       int
 	engineReps     int // podman run and ctr run; 0: not measured
 	timeout        time.Duration
 }
@@ -65,11 +66,12 @@ func main() {
 	flag.IntVar(&o.seqReps, "seq-reps", 5, "repetitions of the sequential benchmark")
 	flag.IntVar(&o.seqN, "seq-n", 100, "containers per sequential repetition")
 	flag.IntVar(&o.concReps, "conc-reps", 10, "repetitions of the concurrent benchmark")
+	flag.IntVar(&o.idleReps, "idle-reps", 20, "repetitions of `run` and `exec` after a pause")
 	flag.IntVar(&o.conc, "conc-n", 20, "containers per concurrent repetition")
 	flag.IntVar(&o.engineReps, "engine-reps", 30, "repetitions of `podman run` and `ctr run` (0: skip them)")
 	flag.DurationVar(&o.timeout, "timeout", time.Minute, "kill a runtime command after this long")
 	flag.Parse()
-	if flag.NArg() != 0 || o.reps < 1 || o.seqReps < 1 || o.seqN < 1 || o.concReps < 1 || o.conc < 1 || o.engineReps < 0 {
+	if flag.NArg() != 0 || o.reps < 1 || o.seqReps < 1 || o.seqN < 1 || o.concReps < 1 || o.conc < 1 || o.idleReps < 1 || o.engineReps < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
