@@ -281,15 +281,20 @@ func Bytes[T ~[]byte](d *jsontext.Decoder, p *T) error {
 	return ErrFallback
 }
 
-// With decodes one value with encoding/json: for types with their own
-// UnmarshalJSON or UnmarshalText (time.Time), which set up nothing by
-// reflection.
+// With decodes one value of a type with its own UnmarshalJSON (time.Time)
+// by calling it, as encoding/json does; other types (UnmarshalText) go
+// through encoding/json.
 func With[T any](d *jsontext.Decoder, p *T) error {
 	v, err := d.ReadValue()
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(v, p); err != nil {
+	if u, ok := any(p).(json.Unmarshaler); ok {
+		err = u.UnmarshalJSON(v)
+	} else {
+		err = json.Unmarshal(v, p)
+	}
+	if err != nil {
 		return ErrFallback
 	}
 	return nil
@@ -423,10 +428,19 @@ func AppendBytes[T ~[]byte](b []byte, p *T) ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// AppendWith appends *p as encoding/json encodes it (types with their own
-// MarshalJSON or MarshalText).
+// AppendWith appends *p as encoding/json encodes it: by its MarshalJSON
+// (time.Time), checked to be one valid JSON value, or through
+// encoding/json (MarshalText).
 func AppendWith[T any](b []byte, p *T) ([]byte, error) {
-	j, err := json.Marshal(p)
+	var j []byte
+	var err error
+	if m, ok := any(p).(json.Marshaler); ok {
+		if j, err = m.MarshalJSON(); err == nil && !jsontext.Value(j).IsValid() {
+			err = ErrFallback
+		}
+	} else {
+		j, err = json.Marshal(p)
+	}
 	if err != nil {
 		return b, ErrFallback
 	}
