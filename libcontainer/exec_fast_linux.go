@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -164,6 +165,27 @@ func directSeccompOK(s *specs.LinuxSeccomp) string {
 	return ""
 }
 
+// clone3Allowed reports whether the filter s (loaded on the thread before
+// it forks) lets clone3 through: an errno rule would make the clone into
+// the cgroup fail, or with errno 0 look like a child to the parent.
+func clone3Allowed(s *specs.LinuxSeccomp) bool {
+	if s == nil {
+		return true
+	}
+	allow := func(a specs.LinuxSeccompAction) bool { return a == specs.ActAllow || a == specs.ActLog }
+	unconditional := false
+	for _, r := range s.Syscalls {
+		if !slices.Contains(r.Names, "clone3") {
+			continue
+		}
+		if !allow(r.Action) || len(r.Args) > 0 {
+			return false
+		}
+		unconditional = true
+	}
+	return unconditional || allow(s.DefaultAction)
+}
+
 // startDirect runs o from a prepared thread. fallback reports an error that
 // happened before the program could run: the re-exec path may still work.
 func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, err error) {
@@ -240,10 +262,12 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 			return nil, false, fmt.Errorf("join the container's cgroups: %w", err)
 		}
 		defer procs.Close()
-		if cgFD, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-			return nil, false, fmt.Errorf("join the container's cgroups: %w", err)
+		if clone3Allowed(spec.Linux.Seccomp) {
+			if cgFD, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+				return nil, false, fmt.Errorf("join the container's cgroups: %w", err)
+			}
+			defer unix.Close(cgFD)
 		}
-		defer unix.Close(cgFD)
 	}
 	// Raw socket pairs, made before any filter is loaded, never in Go's
 	// poller; unlike pipes they cannot be reopened through /proc/PID/fd by

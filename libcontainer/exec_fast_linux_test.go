@@ -59,3 +59,32 @@ func without(list []string, drop string) []string {
 	}
 	return out
 }
+
+// clone3Allowed: the direct path clones into the cgroup2 cgroup only where
+// the container's filter lets clone3 through unconditionally (errno 0
+// would make the parent run on as if it were the child).
+func TestClone3Allowed(t *testing.T) {
+	zero := uint(0)
+	rule := func(a specs.LinuxSeccompAction, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{"read", "clone3"}, Action: a, Args: args, ErrnoRet: &zero}
+	}
+	for name, tc := range map[string]struct {
+		s    *specs.LinuxSeccomp
+		want bool
+	}{
+		"no filter":              {nil, true},
+		"default allow":          {&specs.LinuxSeccomp{DefaultAction: specs.ActAllow}, true},
+		"default log":            {&specs.LinuxSeccomp{DefaultAction: specs.ActLog}, true},
+		"default errno":          {&specs.LinuxSeccomp{DefaultAction: specs.ActErrno}, false},
+		"default errno, allowed": {&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{rule(specs.ActAllow)}}, true},
+		"errno 0 on clone3":      {&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{rule(specs.ActErrno)}}, false},
+		"allowed with arguments": {&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			rule(specs.ActAllow, specs.LinuxSeccompArg{Index: 1, Value: 88, Op: specs.OpEqualTo})}}, false},
+		"allowed, then refused": {&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			rule(specs.ActAllow), rule(specs.ActErrno)}}, false},
+	} {
+		if got := clone3Allowed(tc.s); got != tc.want {
+			t.Errorf("%s: clone3Allowed = %v, want %v", name, got, tc.want)
+		}
+	}
+}
