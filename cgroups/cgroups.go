@@ -43,6 +43,9 @@ type Manager interface {
 	// briefly while the kernel still reports EBUSY. Parents of the
 	// container's directories are left alone: siblings may share them.
 	Destroy() error
+	// Remove is one attempt of Destroy, without its retries: an error
+	// wrapping EBUSY says a process (maybe one just killed) is inside.
+	Remove() error
 	// Path returns the absolute host directory for a controller, "" if the
 	// controller is not available. On v2 any name gives the unified dir;
 	// on hybrid hosts "" gives the cgroup2 dir.

@@ -89,6 +89,16 @@ func (m *v1Manager) Destroy() error {
 	return removeCgroups(m.dirs())
 }
 
+func (m *v1Manager) Remove() error {
+	var errs []error
+	for _, d := range m.dirs() {
+		if err := removeTree(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (m *v1Manager) Path(controller string) string {
 	if p, ok := m.paths[controller]; ok {
 		return p

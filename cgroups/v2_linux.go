@@ -295,6 +295,8 @@ func setMemoryV2(dir string, m *specs.LinuxMemory) error {
 
 func (m *v2Manager) Destroy() error { return removeCgroups([]string{m.dir}) }
 
+func (m *v2Manager) Remove() error { return removeTree(m.dir) }
+
 func (m *v2Manager) Path(string) string { return m.dir }
 
 func (m *v2Manager) Paths() map[string]string { return map[string]string{UnifiedKey: m.dir} }

@@ -107,6 +107,12 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
+	// Delete never undoes what create did not make: a cgroup that already
+	// holds processes belongs to someone else, and must never be recorded
+	// (delete -f would kill them).
+	if pids, _ := mgr.GetPids(); len(pids) > 0 {
+		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already holds processes %v; refusing to share it", cgPath, pids)
+	}
 	// The cgroups are recorded before they exist, so that if this process
 	// dies half-way, `delete -f` still finds everything to remove.
 	st := &State{
@@ -229,15 +235,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	}
 	// The child is in its cgroups before it runs anything: the entry stage
 	// joins the v1 ones and it is cloned into the cgroup2 one (see
-	// placement). Delete never undoes what create did not make: a cgroup
-	// that already holds processes belongs to someone else.
-	if pids, _ := mgr.GetPids(); len(pids) > 0 {
-		cgPath := ""
-		if spec.Linux != nil {
-			cgPath = spec.Linux.CgroupsPath
-		}
-		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already holds processes %v; refusing to share it", cgPath, pids)
-	}
+	// placement). Create checked they hold no process.
 	undo.add(func() { mgr.Destroy() })
 	if err := mgr.Apply(-1); err != nil {
 		return nil, fmt.Errorf("apply cgroups: %w", err)

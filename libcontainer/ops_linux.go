@@ -190,10 +190,10 @@ func (c *Container) Delete(force bool) error {
 		if err == nil {
 			// Processes left by a container without a pid namespace of its
 			// own die here. With one, the kernel killed the rest of it with
-			// init; only a process put in the cgroups from outside could
-			// remain, and keep them busy.
+			// init: a cgroup still busy holds one of those on its way out,
+			// or a process put there from outside.
 			if ownPidNS(c.state.Config) {
-				if err = mgr.Destroy(); errors.Is(err, unix.EBUSY) {
+				if err = mgr.Remove(); errors.Is(err, unix.EBUSY) {
 					c.signalAll(unix.SIGKILL)
 					err = mgr.Destroy()
 				}

@@ -75,11 +75,9 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if perm != 0o600 { // what CreateTemp made
-		if err := tmp.Chmod(perm); err != nil {
-			tmp.Close()
-			return err
-		}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -190,6 +190,9 @@ func fields(t reflect.Type, path string) ([]field, error) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		if sf.Anonymous && hasTag && name == "" {
+			return nil, fmt.Errorf("%v.%s: embedded with tag %q and no name (encoding/json flattens it; not supported)", t, sf.Name, tag)
+		}
 		if sf.Anonymous && !hasTag {
 			if sf.Type.Kind() != reflect.Struct {
 				return nil, fmt.Errorf("%v.%s: embedded %v", t, sf.Name, sf.Type)
