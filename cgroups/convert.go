@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -106,12 +105,25 @@ func PidsMax(limit int64) string {
 	return strconv.FormatInt(limit, 10)
 }
 
-var pageSizeRE = regexp.MustCompile(`^[1-9][0-9]*[KMG]B$`)
+// validPageSize matches ^[1-9][0-9]*[KMG]B$ (a loop, not a regexp: package
+// initialisation runs in every rt process).
+func validPageSize(ps string) bool {
+	n := len(ps)
+	if n < 3 || ps[0] < '1' || ps[0] > '9' || ps[n-1] != 'B' || !strings.ContainsRune("KMG", rune(ps[n-2])) {
+		return false
+	}
+	for _, c := range ps[1 : n-2] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // checkPageSize validates a hugepage size before it becomes part of a file
 // name ("2MB" -> hugetlb.2MB.max); anything else could name another file.
 func checkPageSize(ps string) error {
-	if !pageSizeRE.MatchString(ps) {
+	if !validPageSize(ps) {
 		return fmt.Errorf("linux.resources.hugepageLimits: invalid pageSize %q (want e.g. \"2MB\" or \"1GB\")", ps)
 	}
 	return nil

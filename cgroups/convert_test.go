@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -195,6 +196,17 @@ func TestCheckName(t *testing.T) {
 	for name, ok := range map[string]bool{"eth0": true, "mlx5_0": true, "": false, "a b": false, "eth0\nlo 5": false, "a/b": false} {
 		if err := checkName("f", name); (err == nil) != ok {
 			t.Errorf("checkName(%q) = %v", name, err)
+		}
+	}
+}
+
+// validPageSize is the regexp it replaced, ^[1-9][0-9]*[KMG]B$.
+func TestValidPageSize(t *testing.T) {
+	re := regexp.MustCompile(`^[1-9][0-9]*[KMG]B$`)
+	for _, s := range []string{"2MB", "1GB", "64KB", "10MB", "0MB", "MB", "2", "2M", "2mB", "2TB", "12x4MB", "2MB\n",
+		"1GBB", "", "B", "9KB", "2 MB", "+2MB", "20000000000000000000GB", "2MB/../x", "１MB"} {
+		if got, want := validPageSize(s), re.MatchString(s); got != want {
+			t.Errorf("validPageSize(%q) = %v, the regexp says %v", s, got, want)
 		}
 	}
 }
