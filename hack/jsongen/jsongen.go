@@ -358,95 +358,74 @@ func (g *gen) mangle(t reflect.Type) string {
 	return exported(t.Name())
 }
 
-// readFunc names a func(*jsontext.Decoder, *T) error for t, and generates
-// it when it is a composite.
-func (g *gen) readFunc(t reflect.Type) (string, error) {
+// direction is what differs between decoding and encoding: the verb of
+// the generated functions, the prefix of the specjson helpers, the
+// methods that take a type out of the generated code and the signature
+// of a composite's helper.
+type direction struct {
+	verb, helper string         // "read", ""; "append", "Append"
+	methods      []reflect.Type // json.Unmarshaler, ...: coded by With
+	sig          string         // func %s(SIG) ... with p *%s
+	call         string         // the helper's leading argument
+}
+
+var (
+	decodeDir = direction{verb: "read", helper: "", methods: []reflect.Type{jsonUnmarshaler, textUnmarshaler},
+		sig: "d *jsontext.Decoder, p *%s) error", call: "d"}
+	encodeDir = direction{verb: "append", helper: "Append", methods: []reflect.Type{jsonMarshaler, textMarshaler},
+		sig: "b []byte, p *%s) ([]byte, error)", call: "b"}
+)
+
+// readFunc names a func(*jsontext.Decoder, *T) error for t.
+func (g *gen) readFunc(t reflect.Type) (string, error) { return g.codeFunc(decodeDir, t) }
+
+// appendFunc names a func([]byte, *T) ([]byte, error) for t.
+func (g *gen) appendFunc(t reflect.Type) (string, error) { return g.codeFunc(encodeDir, t) }
+
+// codeFunc names the function that codes a t in direction dir, and
+// generates it when t is a composite (pointer, slice, map).
+func (g *gen) codeFunc(dir direction, t reflect.Type) (string, error) {
 	tn := g.typeName(t)
+	helper := func(name string) string { return g.sup(dir.helper+name) + "[" + tn + "]" }
 	if g.refuse[t] {
-		return g.sup("Refuse") + "[" + tn + "]", nil
+		return helper("Refuse"), nil
 	}
-	if _, ext := g.cfg.External[t]; !ext && t.Kind() != reflect.Pointer && hasMethods(t, jsonUnmarshaler, textUnmarshaler) {
-		return g.sup("With") + "[" + tn + "]", nil
+	if _, ext := g.cfg.External[t]; !ext && t.Kind() != reflect.Pointer && hasMethods(t, dir.methods...) {
+		return helper("With"), nil
 	}
 	if h := kindHelper(t.Kind()); h != "" {
-		return g.sup(h) + "[" + tn + "]", nil
+		return helper(h), nil
 	}
-	var helper string
-	var elem reflect.Type
+	var composite string
 	switch t.Kind() {
 	case reflect.Struct:
 		if _, ext := g.cfg.External[t]; !ext {
 			g.enqueue(t)
 		}
-		return g.funcName("read", t), nil
+		return g.funcName(dir.verb, t), nil
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
-			return g.sup("Bytes") + "[" + tn + "]", nil
+			return helper("Bytes"), nil
 		}
-		helper, elem = "Slice", t.Elem()
+		composite = "Slice"
 	case reflect.Pointer:
-		helper, elem = "Ptr", t.Elem()
+		composite = "Ptr"
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String || hasMethods(t.Key(), textUnmarshaler) {
 			return "", fmt.Errorf("map key %v", t.Key())
 		}
-		helper, elem = "Map", t.Elem()
+		composite = "Map"
 	default:
 		return "", fmt.Errorf("type %v (%v)", t, t.Kind())
 	}
-	name := "read" + g.mangle(t)
+	name := dir.verb + g.mangle(t)
 	if !g.made[name] {
 		g.made[name] = true
-		ef, err := g.readFunc(elem)
+		ef, err := g.codeFunc(dir, t.Elem())
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&g.helpers, "func %s(d *jsontext.Decoder, p *%s) error { return %s(d, p, %s) }\n\n", name, tn, g.sup(helper), ef)
-	}
-	return name, nil
-}
-
-// appendFunc names a func([]byte, *T) ([]byte, error) for t, and
-// generates it when it is a composite.
-func (g *gen) appendFunc(t reflect.Type) (string, error) {
-	tn := g.typeName(t)
-	if g.refuse[t] {
-		return g.sup("AppendRefuse") + "[" + tn + "]", nil
-	}
-	if _, ext := g.cfg.External[t]; !ext && t.Kind() != reflect.Pointer && hasMethods(t, jsonMarshaler, textMarshaler) {
-		return g.sup("AppendWith") + "[" + tn + "]", nil
-	}
-	if h := kindHelper(t.Kind()); h != "" {
-		return g.sup("Append"+h) + "[" + tn + "]", nil
-	}
-	var helper string
-	var elem reflect.Type
-	switch t.Kind() {
-	case reflect.Struct:
-		if _, ext := g.cfg.External[t]; !ext {
-			g.enqueue(t)
-		}
-		return g.funcName("append", t), nil
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return g.sup("AppendBytes") + "[" + tn + "]", nil
-		}
-		helper, elem = "AppendSlice", t.Elem()
-	case reflect.Pointer:
-		helper, elem = "AppendPtr", t.Elem()
-	case reflect.Map:
-		helper, elem = "AppendMap", t.Elem()
-	default:
-		return "", fmt.Errorf("type %v (%v)", t, t.Kind())
-	}
-	name := "append" + g.mangle(t)
-	if !g.made[name] {
-		g.made[name] = true
-		ef, err := g.appendFunc(elem)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&g.helpers, "func %s(b []byte, p *%s) ([]byte, error) { return %s(b, p, %s) }\n\n", name, tn, g.sup(helper), ef)
+		fmt.Fprintf(&g.helpers, "func %s("+dir.sig+" { return %s(%s, p, %s) }\n\n", name, tn, g.sup(dir.helper+composite), dir.call, ef)
 	}
 	return name, nil
 }
