@@ -396,15 +396,18 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 // seccomp.CompileCached); it is a cache, not container state.
 var SeccompCacheDir = "/var/cache/rt/seccomp"
 
-// recordInit saves init's pid, start time and cgroups while create is still
-// running.
+// recordInit notes init's pid, start time and cgroups in the state, which
+// create saves when init is ready. It is not saved here: if create dies
+// before, init dies of the closed sync socket, or (once ready) waits in
+// accept in the cgroups the first save recorded, where `delete -f` finds
+// and kills it; each save costs ~0.2 ms of every create on ext4.
 func (c *Container) recordInit(pid int, cgroupPaths map[string]string) error {
 	pst, err := readProcStat(pid)
 	if err != nil {
 		return fmt.Errorf("read init start time: %w", err)
 	}
 	c.state.InitPid, c.state.InitStartTime, c.state.CgroupPaths = pid, pst.StartTime, cgroupPaths
-	return c.state.save(c.dir)
+	return nil
 }
 
 // inherited lists the fds >= 3 rt was started with that are not

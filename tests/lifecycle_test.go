@@ -413,3 +413,30 @@ func TestDeleteKillsLeftovers(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteForceCreatingWithoutPid: create saves init's pid only when init
+// is ready; a create killed just before that leaves a "creating" state
+// with no pid and init waiting in its cgroups. delete -f finds it there,
+// kills it and removes everything.
+func TestDeleteForceCreatingWithoutPid(t *testing.T) {
+	skipOnRunc(t, "rewrites rt's state file")
+	b := newBundle(t, args("sleep", "1000"))
+	b.create().mustOK(t)
+	st := b.mustState()
+	path := filepath.Join(stateRoot, b.ID, "state.json")
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(mustRead(t, path)), &raw); err != nil {
+		t.Fatal(err)
+	}
+	raw["init_pid"], raw["init_start_time"], raw["creating"] = 0, 0, true
+	data, _ := json.Marshal(raw)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.mustState(); s.Status != "creating" || s.Pid != 0 {
+		t.Fatalf("rewritten state reads as %q, pid %d", s.Status, s.Pid)
+	}
+	rt(t, "delete", "--force", b.ID).mustOK(t)
+	b.pid = st.Pid
+	assertGone(t, b)
+}
