@@ -34,3 +34,18 @@ func checkArgs(ctx *cli.Context, n int) error {
 	}
 	return nil
 }
+
+// onContainer is the Action of a command that takes exactly one argument,
+// a container id, and calls f on that container.
+func onContainer(f func(*libcontainer.Container) error) cli.ActionFunc {
+	return func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1); err != nil {
+			return err
+		}
+		c, err := containerArg(ctx)
+		if err != nil {
+			return err
+		}
+		return f(c)
+	}
+}
