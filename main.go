@@ -11,6 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	// First among rt's imports to initialise; see its doc.
+	_ "github.com/rtrun/rt/internal/earlyinit"
 	"github.com/rtrun/rt/libcontainer"
 )
 

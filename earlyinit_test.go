@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestEarlyInit checks that internal/earlyinit initialises before the
+// packages whose initialisers grow the stack (urfave/cli compiles a regexp)
+// and before rt's own: its stack growth must happen while the stack is
+// shallow. The order is the linker's, so it is read from a binary that
+// links what rt links: this test's.
+func TestEarlyInit(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	pos := map[string]int{}
+	for i, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "init" {
+			pos[f[1]] = i + 1
+		}
+	}
+	first, ok := pos["github.com/rtrun/rt/internal/earlyinit"]
+	if !ok {
+		t.Fatalf("no inittrace line for earlyinit:\n%s", out)
+	}
+	for _, later := range []string{"github.com/urfave/cli/v2", "regexp", "github.com/rtrun/rt/libcontainer", "github.com/sirupsen/logrus"} {
+		if p, ok := pos[later]; !ok || p < first {
+			t.Errorf("%s initialised before earlyinit (line %d, earlyinit %d)", later, p, first)
+		}
+	}
+}

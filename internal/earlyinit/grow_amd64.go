@@ -1,0 +1,4 @@
+package earlyinit
+
+// grow is in grow_amd64.s.
+func grow()
