@@ -14,6 +14,7 @@ import (
 	// First among rt's imports to initialise; see its doc.
 	_ "github.com/rtrun/rt/internal/earlyinit"
 	"github.com/rtrun/rt/libcontainer"
+	"github.com/rtrun/rt/nsenter"
 )
 
 // version is set by the build.
@@ -34,6 +35,7 @@ func init() {
 
 func main() {
 	processStart = time.Now()
+	nsenter.UnsetStageGOMAXPROCS()
 	if len(os.Args) > 1 && os.Args[1] == "init" && libcontainer.IsInit() {
 		libcontainer.Init() // never returns
 	}

@@ -26,7 +26,27 @@ var (
 	stageLetter uint8  // letter of the failing entry
 	stageFD     uint32 // fd of the failing entry
 	stageErrno  uint32 // errno of the failing setns
+	// stageGOMAXPROCS is 1 if the stage added GOMAXPROCS=1 to the
+	// environment (see UnsetStageGOMAXPROCS).
+	stageGOMAXPROCS uint32
 )
+
+// UnsetStageGOMAXPROCS removes from the environment the GOMAXPROCS=1 that
+// the entry stage added, if it did; call it before starting any process.
+//
+// Unless GOMAXPROCS is set in the environment, the stage adds GOMAXPROCS=1
+// to the one the runtime starts with, so that every rt process runs with
+// one P from its first instruction. One P is all an rt command needs; a
+// second one, and the threads that come with it, cost ~0.1 MiB of RSS, and
+// runtime.GOMAXPROCS(1) called later does not give it back (destroying a P
+// hands its cached spans to the central lists, which touches more pages).
+// The runtime has read the variable by the time Go code runs; removing it
+// keeps it from children that inherit rt's environment.
+func UnsetStageGOMAXPROCS() {
+	if stageGOMAXPROCS == 1 {
+		os.Unsetenv("GOMAXPROCS")
+	}
+}
 
 // StageError reports what the entry stage did with EnvName. It returns nil if
 // no joins were requested or all of them succeeded, and an error naming the

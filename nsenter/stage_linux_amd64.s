@@ -3,14 +3,20 @@
 // The ELF entry point of a binary built by hack/build-rt.sh. The dynamic
 // loader (or the kernel) jumps here with the process still single-threaded;
 // this joins the namespaces listed in _RT_NSENTER (see doc.go), records the
-// outcome in the stage* globals and jumps on to the original entry (glibc's
-// _start or the Go runtime's _rt0_amd64_linux). It must leave SP and DX
-// as it found them: glibc's _start reads argc from the stack and rtld_fini
-// from DX. There is no Go stack or g here, so no calls, only SYSCALL.
+// outcome in the stage* globals, adds GOMAXPROCS=1 to the environment unless
+// it is set, and jumps on to the original entry (glibc's
+// _start or the Go runtime's _rt0_amd64_linux). It must leave DX as it
+// found it (glibc's _start reads rtld_fini from it) and SP pointing at a
+// valid initial stack block (argc, argv, envp, auxv), which the C library's
+// or the runtime's start reads. There is no Go stack or g here, so no calls, only SYSCALL.
 
 DATA envPrefix<>+0(SB)/8, $"_RT_NSEN"
 DATA envPrefix<>+8(SB)/4, $"TER="
 GLOBL envPrefix<>(SB), RODATA|NOPTR, $12
+
+DATA gomaxprocsEnv<>+0(SB)/8, $"GOMAXPRO"
+DATA gomaxprocsEnv<>+8(SB)/4, $"CS=1"
+GLOBL gomaxprocsEnv<>(SB), RODATA|NOPTR, $16	// NUL-terminated by the padding
 
 DATA zeroText<>+0(SB)/1, $"0"
 GLOBL zeroText<>(SB), RODATA|NOPTR, $1
@@ -275,6 +281,70 @@ malformed:
 	MOVL	$4, ·stageState(SB)	// stageMalformed
 
 done:
+	// Unless the environment sets GOMAXPROCS, start the runtime with
+	// GOMAXPROCS=1 (see InsertedGOMAXPROCS): rebuild the initial stack
+	// block (argc, argv, NULL, envp, NULL, auxv up to AT_NULL) below the
+	// current one with one more environment pointer, and move SP to it.
+	// The strings stay where they are. DX is not touched.
+	MOVQ	0(SP), BX		// argc
+	LEAQ	16(SP)(BX*8), R13	// envp
+gscan:
+	MOVQ	0(R13), R14
+	TESTQ	R14, R14
+	JZ	ginsert			// R13 is envp's NULL
+	LEAQ	gomaxprocsEnv<>(SB), R15
+	XORQ	CX, CX
+gcmp:
+	MOVBLZX	(R15)(CX*1), AX
+	MOVBLZX	(R14)(CX*1), BX	// stops at the string's NUL: the prefix has none
+	CMPL	AX, BX
+	JNE	gnext
+	INCQ	CX
+	CMPQ	CX, $11			// len("GOMAXPROCS=")
+	JLT	gcmp
+	JMP	jump			// set: the environment is left alone
+gnext:
+	ADDQ	$8, R13
+	JMP	gscan
+ginsert:
+	LEAQ	8(R13), R14		// auxv: (type, value) pairs up to AT_NULL
+gaux:
+	MOVQ	0(R14), AX
+	ADDQ	$16, R14
+	TESTQ	AX, AX
+	JNZ	gaux
+	MOVQ	R14, R9			// R14: the old block's end
+	SUBQ	SP, R9
+	ADDQ	$8, R9			// the new block's size
+	NEGQ	R9
+	ADDQ	SP, R9
+	ANDQ	$~15, R9		// the new SP: below the old block, 16-byte aligned
+	MOVQ	SP, SI
+	MOVQ	R9, DI
+gcopy1:					// argc, argv, NULL, envp
+	CMPQ	SI, R13
+	JEQ	gput
+	MOVQ	0(SI), AX
+	MOVQ	AX, 0(DI)
+	ADDQ	$8, SI
+	ADDQ	$8, DI
+	JMP	gcopy1
+gput:
+	LEAQ	gomaxprocsEnv<>(SB), AX
+	MOVQ	AX, 0(DI)
+	ADDQ	$8, DI
+gcopy2:					// envp's NULL, auxv
+	CMPQ	SI, R14
+	JEQ	gmove
+	MOVQ	0(SI), AX
+	MOVQ	AX, 0(DI)
+	ADDQ	$8, SI
+	ADDQ	$8, DI
+	JMP	gcopy2
+gmove:
+	MOVQ	R9, SP
+	MOVL	$1, ·stageGOMAXPROCS(SB)
+jump:
 	LEAQ	·entryStage(SB), AX
 	ADDQ	·entryDelta(SB), AX
 	JMP	AX

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,6 +147,9 @@ type report struct {
 	OpenFDs        []string          `json:"openFDs"`
 	DataNotPrivate int               `json:"dataNotPrivate"`
 	ThreadCgroups  []string          `json:"threadCgroups"`
+	GOMAXPROCS     int               `json:"gomaxprocs"`
+	Args           []string          `json:"args"`
+	Env            []string          `json:"env"`
 }
 
 // run starts bin with env and extra files (ExtraFiles semantics: files[i] is fd 3+i).
@@ -443,6 +447,53 @@ func TestStageJoinsCgroupV1(t *testing.T) {
 	for _, cg := range r.ThreadCgroups {
 		if strings.Contains(cg, want) {
 			t.Errorf("after a failed write a thread is in %s anyway", dir)
+		}
+	}
+}
+
+// The stage starts the runtime with GOMAXPROCS=1 unless the environment
+// sets it, and nothing else of argv, the environment or auxv changes (a
+// broken auxv stops the runtime before main: no vDSO, no AT_RANDOM).
+func TestStageGOMAXPROCS(t *testing.T) {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "TESTMAIN_MARK=a b=c", "EMPTY=")
+	args := []string{"one", "", "three four"}
+	for _, variant := range []string{"cgo", "static", "unpatched"} {
+		for _, set := range []string{"", "3"} {
+			t.Run(variant+"/GOMAXPROCS="+set, func(t *testing.T) {
+				bin := testProgram(t, variant)
+				cmd := exec.Command(bin, args...)
+				cmd.Env = slices.Clone(env)
+				want := runtime.NumCPU()
+				if set != "" {
+					cmd.Env = append(cmd.Env, "GOMAXPROCS="+set)
+					want = 3
+				} else if variant != "unpatched" {
+					want = 1
+				}
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				var r report
+				if err := json.Unmarshal(out, &r); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				if r.GOMAXPROCS != want {
+					t.Errorf("GOMAXPROCS = %d, want %d", r.GOMAXPROCS, want)
+				}
+				if !slices.Equal(r.Args, args) {
+					t.Errorf("args = %q, want %q", r.Args, args)
+				}
+				if !slices.Equal(r.Env, cmd.Env) {
+					t.Errorf("environment after UnsetStageGOMAXPROCS = %q, want %q", r.Env, cmd.Env)
+				}
+			})
 		}
 	}
 }

@@ -16,10 +16,12 @@
 // and no GC cycle (the other stack walker) happens in a command's life.
 //
 // It sets GOMAXPROCS to 1 unless the environment sets it: a second P
-// means a second set of allocation spans and the threads to run it, ~0.2
-// MiB of RSS, and rt's commands do nothing in parallel that needs it.
-// (create passes GOMAXPROCS=1 to the container's init in its environment,
-// so that the runtime starts with one P there.)
+// means a second set of allocation spans and the threads to run it, and
+// rt's commands do nothing in parallel that needs it. In a binary built by
+// hack/build-rt.sh this is only a fallback: the entry stage has already put
+// GOMAXPROCS=1 in the environment the runtime starts with (see
+// nsenter.UnsetStageGOMAXPROCS), which saves more, and create passes it to
+// the container's init.
 package earlyinit
 
 import (

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,11 @@ type report struct {
 	// ThreadCgroups is /proc/self/task/*/cgroup of every thread the Go
 	// runtime has by now, each as read.
 	ThreadCgroups []string `json:"threadCgroups"`
+	// GOMAXPROCS is the runtime's; Args and Env are os.Args[1:] and
+	// os.Environ() after nsenter.UnsetStageGOMAXPROCS.
+	GOMAXPROCS int      `json:"gomaxprocs"`
+	Args       []string `json:"args"`
+	Env        []string `json:"env"`
 }
 
 // seccompVersion is set by seccomp_cgo.go when built with cgo.
@@ -36,6 +42,9 @@ var seccompVersion func() string
 
 func main() {
 	var r report
+	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
+	nsenter.UnsetStageGOMAXPROCS()
+	r.Args, r.Env = os.Args[1:], os.Environ()
 	stageErr := nsenter.StageError()
 	if stageErr != nil {
 		r.StageError = stageErr.Error()
