@@ -8,8 +8,8 @@ import (
 )
 
 // TestEarlyInit checks that internal/earlyinit initialises before the
-// packages whose initialisers grow the stack (urfave/cli compiles a regexp)
-// and before rt's own: its stack growth must happen while the stack is
+// packages whose initialisers grow the stack (internal/godebug; urfave/cli
+// compiles a regexp) and before rt's own: its stack growth must happen while the stack is
 // shallow. The order is the linker's, so it is read from a binary that
 // links what rt links: this test's.
 func TestEarlyInit(t *testing.T) {
@@ -29,7 +29,7 @@ func TestEarlyInit(t *testing.T) {
 	if !ok {
 		t.Fatalf("no inittrace line for earlyinit:\n%s", out)
 	}
-	for _, later := range []string{"github.com/urfave/cli/v2", "regexp", "github.com/rtrun/rt/libcontainer", "github.com/sirupsen/logrus"} {
+	for _, later := range []string{"internal/godebug", "github.com/urfave/cli/v2", "regexp", "github.com/rtrun/rt/libcontainer", "github.com/sirupsen/logrus"} {
 		if p, ok := pos[later]; !ok || p < first {
 			t.Errorf("%s initialised before earlyinit (line %d, earlyinit %d)", later, p, first)
 		}

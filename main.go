@@ -35,7 +35,7 @@ func init() {
 
 func main() {
 	processStart = time.Now()
-	nsenter.UnsetStageGOMAXPROCS()
+	nsenter.SettleGOMAXPROCS()
 	if len(os.Args) > 1 && os.Args[1] == "init" && libcontainer.IsInit() {
 		libcontainer.Init() // never returns
 	}

@@ -3,6 +3,7 @@ package nsenter
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 )
 
@@ -27,24 +28,30 @@ var (
 	stageFD     uint32 // fd of the failing entry
 	stageErrno  uint32 // errno of the failing setns
 	// stageGOMAXPROCS is 1 if the stage added GOMAXPROCS=1 to the
-	// environment (see UnsetStageGOMAXPROCS).
+	// environment (see SettleGOMAXPROCS).
 	stageGOMAXPROCS uint32
 )
 
-// UnsetStageGOMAXPROCS removes from the environment the GOMAXPROCS=1 that
-// the entry stage added, if it did; call it before starting any process.
+// SettleGOMAXPROCS leaves the process with one P unless GOMAXPROCS was set
+// in the environment it started with, and removes the GOMAXPROCS=1 that
+// the entry stage added, if it did. Call it first in main, before
+// starting any process.
 //
 // Unless GOMAXPROCS is set in the environment, the stage adds GOMAXPROCS=1
 // to the one the runtime starts with, so that every rt process runs with
 // one P from its first instruction. One P is all an rt command needs; a
-// second one, and the threads that come with it, cost ~0.1 MiB of RSS, and
-// runtime.GOMAXPROCS(1) called later does not give it back (destroying a P
-// hands its cached spans to the central lists, which touches more pages).
-// The runtime has read the variable by the time Go code runs; removing it
-// keeps it from children that inherit rt's environment.
-func UnsetStageGOMAXPROCS() {
+// second one, and the threads that come with it, cost ~0.1 MiB of RSS,
+// and runtime.GOMAXPROCS(1) called later does not give all of it back
+// (destroying a P hands its cached spans to the central lists, which
+// touches more pages): that call is only the fallback for a binary the
+// stage did not run in. The runtime has read the variable by the time Go
+// code runs; removing it keeps it from children that inherit rt's
+// environment.
+func SettleGOMAXPROCS() {
 	if stageGOMAXPROCS == 1 {
 		os.Unsetenv("GOMAXPROCS")
+	} else if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(1)
 	}
 }
 

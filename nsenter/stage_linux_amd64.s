@@ -282,7 +282,7 @@ malformed:
 
 done:
 	// Unless the environment sets GOMAXPROCS, start the runtime with
-	// GOMAXPROCS=1 (see InsertedGOMAXPROCS): rebuild the initial stack
+	// GOMAXPROCS=1 (see SettleGOMAXPROCS): rebuild the initial stack
 	// block (argc, argv, NULL, envp, NULL, auxv up to AT_NULL) below the
 	// current one with one more environment pointer, and move SP to it.
 	// The strings stay where they are. DX is not touched.

@@ -148,6 +148,7 @@ type report struct {
 	DataNotPrivate int               `json:"dataNotPrivate"`
 	ThreadCgroups  []string          `json:"threadCgroups"`
 	GOMAXPROCS     int               `json:"gomaxprocs"`
+	Settled        int               `json:"settled"`
 	Args           []string          `json:"args"`
 	Env            []string          `json:"env"`
 }
@@ -454,6 +455,8 @@ func TestStageJoinsCgroupV1(t *testing.T) {
 // The stage starts the runtime with GOMAXPROCS=1 unless the environment
 // sets it, and nothing else of argv, the environment or auxv changes (a
 // broken auxv stops the runtime before main: no vDSO, no AT_RANDOM).
+// SettleGOMAXPROCS removes the variable again, or sets 1 P itself in an
+// unpatched binary.
 func TestStageGOMAXPROCS(t *testing.T) {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -487,11 +490,18 @@ func TestStageGOMAXPROCS(t *testing.T) {
 				if r.GOMAXPROCS != want {
 					t.Errorf("GOMAXPROCS = %d, want %d", r.GOMAXPROCS, want)
 				}
+				// The fallback for an unpatched binary.
+				if want == runtime.NumCPU() && set == "" {
+					want = 1
+				}
+				if r.Settled != want {
+					t.Errorf("GOMAXPROCS after SettleGOMAXPROCS = %d, want %d", r.Settled, want)
+				}
 				if !slices.Equal(r.Args, args) {
 					t.Errorf("args = %q, want %q", r.Args, args)
 				}
 				if !slices.Equal(r.Env, cmd.Env) {
-					t.Errorf("environment after UnsetStageGOMAXPROCS = %q, want %q", r.Env, cmd.Env)
+					t.Errorf("environment after SettleGOMAXPROCS = %q, want %q", r.Env, cmd.Env)
 				}
 			})
 		}

@@ -39,13 +39,3 @@ func TestStackGrownOnce(t *testing.T) {
 		t.Error("the main goroutine's stack moved during a 16 KiB call: init did not grow it")
 	}
 }
-
-func TestGOMAXPROCS(t *testing.T) {
-	want := 1
-	if _, set := os.LookupEnv("GOMAXPROCS"); set {
-		t.Skip("GOMAXPROCS is set in the environment: init leaves it")
-	}
-	if got := runtime.GOMAXPROCS(0); got != want {
-		t.Errorf("GOMAXPROCS = %d, want %d", got, want)
-	}
-}

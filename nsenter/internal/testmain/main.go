@@ -30,9 +30,11 @@ type report struct {
 	// ThreadCgroups is /proc/self/task/*/cgroup of every thread the Go
 	// runtime has by now, each as read.
 	ThreadCgroups []string `json:"threadCgroups"`
-	// GOMAXPROCS is the runtime's; Args and Env are os.Args[1:] and
-	// os.Environ() after nsenter.UnsetStageGOMAXPROCS.
+	// GOMAXPROCS is the runtime's at the start of main, Settled after
+	// nsenter.SettleGOMAXPROCS; Args and Env are os.Args[1:] and
+	// os.Environ() after it.
 	GOMAXPROCS int      `json:"gomaxprocs"`
+	Settled    int      `json:"settled"`
 	Args       []string `json:"args"`
 	Env        []string `json:"env"`
 }
@@ -43,7 +45,8 @@ var seccompVersion func() string
 func main() {
 	var r report
 	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
-	nsenter.UnsetStageGOMAXPROCS()
+	nsenter.SettleGOMAXPROCS()
+	r.Settled = runtime.GOMAXPROCS(0)
 	r.Args, r.Env = os.Args[1:], os.Environ()
 	stageErr := nsenter.StageError()
 	if stageErr != nil {
