@@ -63,7 +63,8 @@ export GOEXPERIMENT=jsonv2,nogreenteagc
 # with one PMD (FilePmdMapped): 2 MiB of pclntab counted in every rt
 # process's RSS, ~0.6 MiB of it never read. Misaligned, no PMD mapping is
 # possible, and a fault maps the 64 KiB around it (or the smaller folio it
-# falls in). Measured: rt run's peak RSS -0.5 MiB.
+# falls in). Measured: rt run's peak RSS -0.5 MiB. (-Ttext-segment is GNU
+# ld's, which musl-gcc and gcc use; lld calls it --image-base.)
 CGO_ENABLED=1 go build -tags urfave_cli_no_docs,netgo,osusergo \
 	-ldflags '-linkmode=external -extldflags "-static -Wl,-Ttext-segment=0x401000"' -o "$out" "$pkg"
 go run ./hack/elfentry "$out"

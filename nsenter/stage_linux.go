@@ -37,8 +37,9 @@ var (
 // the entry stage added, if it did. Call it first in main, before
 // starting any process.
 //
-// Unless GOMAXPROCS is set in the environment, the stage adds GOMAXPROCS=1
-// to the one the runtime starts with, so that every rt process runs with
+// Unless GOMAXPROCS is set in the environment (or argv and the
+// environment take more than 16 KiB of pointers), the stage adds
+// GOMAXPROCS=1 to the one the runtime starts with, so that every rt process runs with
 // one P from its first instruction. One P is all an rt command needs; a
 // second one, and the threads that come with it, cost ~0.1 MiB of RSS,
 // and runtime.GOMAXPROCS(1) called later does not give all of it back

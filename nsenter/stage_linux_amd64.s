@@ -285,7 +285,10 @@ done:
 	// GOMAXPROCS=1 (see SettleGOMAXPROCS): rebuild the initial stack
 	// block (argc, argv, NULL, envp, NULL, auxv up to AT_NULL) below the
 	// current one with one more environment pointer, and move SP to it.
-	// The strings stay where they are. DX is not touched.
+	// The strings stay where they are. DX is not touched. A block over
+	// 16 KiB (some 2000 pointers) is left alone: its copy would take as
+	// much stack again before anything runs, which a small RLIMIT_STACK
+	// may not have; SettleGOMAXPROCS's fallback covers that case.
 	MOVQ	0(SP), BX		// argc
 	LEAQ	16(SP)(BX*8), R13	// envp
 gscan:
@@ -315,6 +318,8 @@ gaux:
 	JNZ	gaux
 	MOVQ	R14, R9			// R14: the old block's end
 	SUBQ	SP, R9
+	CMPQ	R9, $16384		// a huge argv or environment: the copy
+	JA	jump			// could overrun a small stack limit
 	ADDQ	$8, R9			// the new block's size
 	NEGQ	R9
 	ADDQ	SP, R9

@@ -70,8 +70,13 @@ func testProgram(t *testing.T, variant string) string {
 	switch variant {
 	case "unpatched":
 		cmd = exec.Command("go", "build", "-o", bin, "./internal/testmain")
-	case "cgo", "static":
+	case "cgo":
 		cmd = exec.Command("../hack/build-rt.sh", bin, "./nsenter/internal/testmain")
+	case "static":
+		// build-rt.sh always builds with cgo (rt links libseccomp): a
+		// plain static build, patched the same way, is what makes the
+		// stage jump to the Go runtime's own entry instead of libc's.
+		cmd = exec.Command("sh", "-c", `go build -o "$1" ./internal/testmain && go run ../hack/elfentry "$1"`, "sh", bin)
 	}
 	cmd.Env = append(os.Environ(), "CGO_ENABLED="+map[bool]string{true: "1", false: "0"}[variant != "static"])
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -460,11 +465,13 @@ func TestStageJoinsCgroupV1(t *testing.T) {
 func TestStageGOMAXPROCS(t *testing.T) {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOMAXPROCS=") {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GODEBUG=") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "TESTMAIN_MARK=a b=c", "EMPTY=")
+	// containermaxprocs=0: an unpatched binary then starts with NumCPU Ps
+	// even where a CPU quota would lower the default.
+	env = append(env, "TESTMAIN_MARK=a b=c", "EMPTY=", "GODEBUG=containermaxprocs=0")
 	args := []string{"one", "", "three four"}
 	for _, variant := range []string{"cgo", "static", "unpatched"} {
 		for _, set := range []string{"", "3"} {
@@ -505,5 +512,34 @@ func TestStageGOMAXPROCS(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// An environment too big to copy on a small stack is left alone; the
+// fallback still gives the process one P.
+func TestStageGOMAXPROCSHugeEnvironment(t *testing.T) {
+	env := []string{"GODEBUG=containermaxprocs=0"}
+	for i := 0; i < 2100; i++ {
+		env = append(env, "E"+strconv.Itoa(i)+"=")
+	}
+	for _, variant := range []string{"cgo", "static"} {
+		t.Run(variant, func(t *testing.T) {
+			cmd := exec.Command(testProgram(t, variant))
+			cmd.Env = env
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			var r report
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if r.GOMAXPROCS != runtime.NumCPU() || r.Settled != 1 {
+				t.Errorf("GOMAXPROCS = %d, after SettleGOMAXPROCS %d; want %d (not inserted), then 1", r.GOMAXPROCS, r.Settled, runtime.NumCPU())
+			}
+			if !slices.Equal(r.Env, env) {
+				t.Errorf("environment changed: %d entries, want %d", len(r.Env), len(env))
+			}
+		})
 	}
 }
