@@ -486,14 +486,7 @@ func TestStageGOMAXPROCS(t *testing.T) {
 				} else if variant != "unpatched" {
 					want = 1
 				}
-				out, err := cmd.Output()
-				if err != nil {
-					t.Fatalf("%v: %s", err, out)
-				}
-				var r report
-				if err := json.Unmarshal(out, &r); err != nil {
-					t.Fatalf("%v: %s", err, out)
-				}
+				r := reportOf(t, cmd)
 				if r.GOMAXPROCS != want {
 					t.Errorf("GOMAXPROCS = %d, want %d", r.GOMAXPROCS, want)
 				}
@@ -526,14 +519,7 @@ func TestStageGOMAXPROCSHugeEnvironment(t *testing.T) {
 		t.Run(variant, func(t *testing.T) {
 			cmd := exec.Command(testProgram(t, variant))
 			cmd.Env = env
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
-			var r report
-			if err := json.Unmarshal(out, &r); err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
+			r := reportOf(t, cmd)
 			if r.GOMAXPROCS != runtime.NumCPU() || r.Settled != 1 {
 				t.Errorf("GOMAXPROCS = %d, after SettleGOMAXPROCS %d; want %d (not inserted), then 1", r.GOMAXPROCS, r.Settled, runtime.NumCPU())
 			}
@@ -542,4 +528,18 @@ func TestStageGOMAXPROCSHugeEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reportOf runs cmd, which must succeed, and decodes its report.
+func reportOf(t *testing.T, cmd *exec.Cmd) report {
+	t.Helper()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var r report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return r
 }
