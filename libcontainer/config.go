@@ -23,6 +23,9 @@ type initConfig struct {
 	ForkForPid bool `json:"fork_for_pid,omitempty"`
 	NewUserNS  bool `json:"new_user_ns,omitempty"`
 	NewCgroup  bool `json:"new_cgroup_ns,omitempty"`
+	// JoinNet: the config comes with a new network namespace (SCM_RIGHTS),
+	// which init joins before anything else (see nsPlan.lateNet).
+	JoinNet bool `json:"join_net,omitempty"`
 
 	// Exec: this is an exec'd process joining a running container, not its
 	// init; Seccomp is then the container's compiled filter.

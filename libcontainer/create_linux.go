@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type CreateOpts struct {
 	// NoSubreaper (run --no-subreaper): never become a child subreaper.
 	// Foreground: run waits for init, so it must be able to reap it.
 	NoSubreaper, Foreground bool
+	// Spec, when set, is the bundle's config.json already loaded (run
+	// reads it first); it is validated here all the same.
+	Spec *specs.Spec
 }
 
 // Create creates a container: everything but the user program runs. On any
@@ -52,9 +56,11 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	spec, err := validate.Load(bundle)
-	if err != nil {
-		return nil, err
+	spec := o.Spec
+	if spec == nil {
+		if spec, err = validate.Load(bundle); err != nil {
+			return nil, err
+		}
 	}
 	if err := validate.Spec(spec, bundle); err != nil {
 		return nil, err
@@ -256,6 +262,16 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		proc.Kill()
 		cmd.Wait()
 	})
+	netFD := -1
+	if ns.lateNet {
+		netns, err := newNetNS()
+		if err != nil {
+			return nil, fmt.Errorf("create network namespace: %w", err)
+		}
+		defer netns.Close()
+		netFD, cfg.JoinNet = int(netns.Fd()), true
+		t.mark("network namespace")
+	}
 	childSync.Close()
 	listener.Close()
 	if err := c.recordInit(proc.Pid, mgr.Paths()); err != nil {
@@ -298,7 +314,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		}
 		logrus.WithField("from", "init").Log(lvl, msg)
 	}
-	if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+	if err := parentSync.sendFD(syncMsg{Type: msgConfig, Config: cfg}, netFD); err != nil {
 		return fail(fmt.Errorf("send config to init: %w", err))
 	}
 	if cfg.ForkForPid {
@@ -418,8 +434,13 @@ func (c *Container) recordInit(pid int, cgroupPaths map[string]string) error {
 var inherited = map[int]*os.File{}
 
 // NoteInheritedFDs records the fds the caller passed to rt; main calls it
-// before marking every inherited fd close-on-exec.
+// before marking every inherited fd close-on-exec. Only --preserve-fds and
+// LISTEN_FDS ever hand them on: without either, nothing is recorded (and
+// /proc/self/fd is not read on every command).
 func NoteInheritedFDs() {
+	if !mayPassFDs(os.Args[1:], os.Getenv("LISTEN_FDS")) {
+		return
+	}
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return
@@ -435,6 +456,21 @@ func NoteInheritedFDs() {
 		}
 		inherited[fd] = os.NewFile(uintptr(fd), "inherited-fd-"+e.Name())
 	}
+}
+
+// mayPassFDs: the command line could hold --preserve-fds (or a value
+// that merely contains the word, which costs only the scan), or the
+// environment sets LISTEN_FDS.
+func mayPassFDs(args []string, listenFDs string) bool {
+	if listenFDs != "" {
+		return true
+	}
+	for _, a := range args {
+		if strings.Contains(a, "preserve-fds") {
+			return true
+		}
+	}
+	return false
 }
 
 func inheritedFile(fd int) (*os.File, error) {

@@ -57,6 +57,16 @@ func Init() {
 		os.Exit(1) // the parent is gone or confused; nobody to tell
 	}
 	in.cfg = m.Config
+	if in.cfg.JoinNet {
+		// First, so that everything init does and starts is in it.
+		if m.fd < 0 {
+			in.fatal("join network namespace", errors.New("the config came without it"))
+		}
+		in.must("join network namespace", unix.Setns(m.fd, unix.CLONE_NEWNET))
+		unix.Close(m.fd)
+	} else if m.fd >= 0 {
+		unix.Close(m.fd)
+	}
 	if in.cfg.Exec {
 		unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 		in.runExec() // never returns

@@ -99,7 +99,7 @@ func readSyncMsg(d *jsontext.Decoder, v *syncMsg) error {
 	}
 }
 
-var fieldsInitConfig = []string{"id", "bundle", "rootfs", "spec", "no_pivot", "no_new_keyring", "cgroup_paths", "unshare", "fork_for_pid", "new_user_ns", "new_cgroup_ns", "exec", "seccomp", "seccomp_flags", "seccomp_notify", "exec_listen_fd", "console_fd", "passed_fds", "listen_fds"}
+var fieldsInitConfig = []string{"id", "bundle", "rootfs", "spec", "no_pivot", "no_new_keyring", "cgroup_paths", "unshare", "fork_for_pid", "new_user_ns", "new_cgroup_ns", "join_net", "exec", "seccomp", "seccomp_flags", "seccomp_notify", "exec_listen_fd", "console_fd", "passed_fds", "listen_fds"}
 
 func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 	if ok, err := specjson.Open(d, '{'); !ok {
@@ -137,6 +137,8 @@ func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 			err = specjson.Bool[bool](d, &v.NewUserNS)
 		case "\"new_cgroup_ns\"":
 			err = specjson.Bool[bool](d, &v.NewCgroup)
+		case "\"join_net\"":
+			err = specjson.Bool[bool](d, &v.JoinNet)
 		case "\"exec\"":
 			err = specjson.Bool[bool](d, &v.Exec)
 		case "\"seccomp\"":
@@ -303,6 +305,11 @@ func appendInitConfig(b []byte, v *initConfig) ([]byte, error) {
 	}
 	if !(!v.NewCgroup) {
 		if b, err = specjson.Member(b, "\"new_cgroup_ns\":", &v.NewCgroup, specjson.AppendBool[bool]); err != nil {
+			return b, err
+		}
+	}
+	if !(!v.JoinNet) {
+		if b, err = specjson.Member(b, "\"join_net\":", &v.JoinNet, specjson.AppendBool[bool]); err != nil {
 			return b, err
 		}
 	}

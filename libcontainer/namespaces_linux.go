@@ -3,6 +3,9 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -33,8 +36,11 @@ type nsPlan struct {
 	forkForPid bool
 	newUser    bool
 	newCgroup  bool
-	parent     []nsFile
-	entry      []nsFile
+	// lateNet: a new network namespace that the parent makes while init's
+	// runtime starts, and that init joins first thing (see newNetNS).
+	lateNet bool
+	parent  []nsFile
+	entry   []nsFile
 }
 
 func (p *nsPlan) close() {
@@ -110,6 +116,15 @@ func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 			p.entry = append(p.entry, *e)
 		}
 	}
+	// Making a network namespace is the dearest part of the clone (~0.6 ms
+	// here: every pernet subsystem registers its sysctls and devices). The
+	// parent makes it instead, on its own CPU while the child's runtime
+	// starts, and sends it along with the config. Not with a new user
+	// namespace, which must own it.
+	if p.cloneFlags&unix.CLONE_NEWNET != 0 && !p.newUser {
+		p.cloneFlags &^= unix.CLONE_NEWNET
+		p.lateNet = true
+	}
 	// A new user namespace with a joined (host-owned) mount namespace cannot
 	// work: the child would have no privilege over it.
 	if p.newUser {
@@ -121,4 +136,31 @@ func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// newNetNS makes a network namespace and returns it open. The calling
+// thread unshares it and then goes back to the namespace it was in; if it
+// cannot, it stays locked (and ends with the goroutine), so nothing else
+// ever runs in the new namespace by mistake.
+func newNetNS() (*os.File, error) {
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("unshare: %w", err)
+	}
+	ns, openErr := os.Open("/proc/thread-self/ns/net")
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		if ns != nil {
+			ns.Close()
+		}
+		return nil, fmt.Errorf("return to the host network namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ns, openErr
 }

@@ -87,16 +87,8 @@ type syncConn struct {
 	f *os.File
 }
 
-// sendFD sends m with fd attached (SCM_RIGHTS).
+// sendFD sends m with fd attached (SCM_RIGHTS); with fd -1, alone.
 func (s *syncConn) sendFD(m syncMsg, fd int) error {
-	b, err := specjson.Marshal(&m, appendSyncMsg)
-	if err != nil {
-		return err
-	}
-	return unix.Sendmsg(int(s.f.Fd()), b, unix.UnixRights(fd), nil, 0)
-}
-
-func (s *syncConn) send(m syncMsg) error {
 	b, err := specjson.Marshal(&m, appendSyncMsg)
 	if err != nil {
 		return err
@@ -104,9 +96,14 @@ func (s *syncConn) send(m syncMsg) error {
 	if len(b) > maxSyncMsg {
 		return fmt.Errorf("sync message %s too large (%d bytes)", m.Type, len(b))
 	}
-	_, err = s.f.Write(b)
-	return err
+	if fd < 0 {
+		_, err = s.f.Write(b)
+		return err
+	}
+	return unix.Sendmsg(int(s.f.Fd()), b, unix.UnixRights(fd), nil, 0)
 }
+
+func (s *syncConn) send(m syncMsg) error { return s.sendFD(m, -1) }
 
 // recv reads one message. Log messages are handed to onLog and skipped.
 func (s *syncConn) recv(onLog func(level, msg string)) (syncMsg, error) {

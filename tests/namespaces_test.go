@@ -90,6 +90,42 @@ func TestUserNamespace(t *testing.T) {
 	}
 }
 
+// TestNetworkNamespaceOwn: the container's new network namespace (which rt
+// makes beside the clone, while init starts) is the one its init, its
+// /sys and its /proc/net show, holds nothing but a loopback, and is not
+// the host's; the host's rt went back to its own.
+func TestNetworkNamespaceOwn(t *testing.T) {
+	b := newBundle(t, shell(`readlink /proc/self/ns/net; readlink /proc/1/ns/net; ls /sys/class/net; tail -n +3 /proc/net/dev | cut -d: -f1`))
+	f := strings.Fields(b.output())
+	if len(f) != 4 {
+		t.Fatalf("want self ns, init ns, one interface (twice): got %q", f)
+	}
+	if f[0] != f[1] || f[0] == hostNamespace(t, "net") {
+		t.Errorf("network namespace: process %s, init %s, host %s: want init's, new", f[0], f[1], hostNamespace(t, "net"))
+	}
+	if f[2] != "lo" || f[3] != "lo" {
+		t.Errorf("interfaces in /sys/class/net %q and /proc/net/dev %q, want only lo", f[2], f[3])
+	}
+}
+
+// TestNetworkNamespaceOwnedByUserNamespace: with a new user namespace the
+// network namespace belongs to it, so the container's root administers it
+// (bringing lo down needs CAP_NET_ADMIN over the owning user namespace).
+func TestNetworkNamespaceOwnedByUserNamespace(t *testing.T) {
+	b := newBundle(t, shell(`ip link set lo up && ip link set lo down && echo admin ok`), func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Mounts = s.Mounts[:len(s.Mounts)-1] // no v1 cgroup mount (see TestUserNamespace)
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NET_ADMIN")
+		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_NET_ADMIN")
+		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_NET_ADMIN")
+	})
+	if out := b.output(); strings.TrimSpace(out) != "admin ok" {
+		t.Fatalf("ip link in the container: %q", out)
+	}
+}
+
 // TestTimeNamespace: timeOffsets shift the container's monotonic and
 // boottime clocks.
 func TestTimeNamespace(t *testing.T) {
