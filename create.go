@@ -1,6 +1,7 @@
 package main
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtrun/rt/libcontainer"
@@ -25,12 +26,14 @@ var createCommand = &cli.Command{
 		if err := checkArgs(ctx, 1); err != nil {
 			return err
 		}
-		_, err := createContainer(ctx, nil)
+		_, err := createContainer(ctx, nil, nil)
 		return err
 	},
 }
 
-func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair) (*libcontainer.Container, error) {
+// createContainer creates the container; spec, when not nil, is the
+// bundle's config already loaded (run reads it first).
+func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair, spec *specs.Spec) (*libcontainer.Container, error) {
 	r, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
@@ -47,6 +50,7 @@ func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair) (*libc
 		// Only `run` has the flag (as in runc); create never waits for init.
 		NoSubreaper: ctx.Bool("no-subreaper"),
 		Foreground:  ctx.Command.Name == "run" && !ctx.Bool("detach"),
+		Spec:        spec,
 	}
 	if console != nil {
 		o.Console = console.Theirs

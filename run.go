@@ -27,12 +27,13 @@ var runCommand = &cli.Command{
 			return err
 		}
 		detach := ctx.Bool("detach")
+		// Loaded once, here; a config that does not load is create's to report.
+		spec, _ := validate.Load(ctx.String("bundle"))
 		var console *libcontainer.ConsolePair
-		if !detach && ctx.String("console-socket") == "" {
-			if s, err := validate.Load(ctx.String("bundle")); err == nil && s.Process != nil && s.Process.Terminal {
-				if console, err = libcontainer.NewConsolePair(); err != nil {
-					return err
-				}
+		if !detach && ctx.String("console-socket") == "" && spec != nil && spec.Process != nil && spec.Process.Terminal {
+			var err error
+			if console, err = libcontainer.NewConsolePair(); err != nil {
+				return err
 			}
 		}
 		// Catch signals before the container exists so none is lost; they are
@@ -42,7 +43,7 @@ var runCommand = &cli.Command{
 			signal.Notify(sigs, forwardedSignals...)
 		}
 		t0 := time.Now()
-		c, err := createContainer(ctx, console)
+		c, err := createContainer(ctx, console, spec)
 		if err != nil {
 			return err
 		}
