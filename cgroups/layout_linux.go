@@ -19,6 +19,17 @@ type hierarchy struct {
 type layout struct {
 	v1      map[string]hierarchy // controller -> mount; cpu and cpuacct share one when co-mounted
 	unified *hierarchy           // the cgroup2 mount, if any
+	mounts  []*mountinfo.Info    // every cgroup and cgroup2 mount, in mountinfo's order
+}
+
+// Mounts returns the cgroup and cgroup2 mounts of our mount table, read
+// once per process (see detectLayout). Callers must not modify them.
+func Mounts() ([]*mountinfo.Info, error) {
+	l, err := detectLayout()
+	if err != nil {
+		return nil, err
+	}
+	return l.mounts, nil
 }
 
 // pureV2 reports a host without v1 controller hierarchies.
@@ -44,7 +55,7 @@ func readLayout() (*layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find cgroup mounts: %w", err)
 	}
-	l := &layout{v1: make(map[string]hierarchy)}
+	l := &layout{v1: make(map[string]hierarchy), mounts: mounts}
 	rank := func(mp string) int {
 		switch mp {
 		case "/sys/fs/cgroup":

@@ -2,6 +2,8 @@ package libcontainer
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtrun/rt/rootfs"
 )
 
 // initConfig is everything init needs, sent in msgConfig. File descriptors
@@ -14,6 +16,10 @@ type initConfig struct {
 	NoPivot      bool              `json:"no_pivot,omitempty"`
 	NoNewKeyring bool              `json:"no_new_keyring,omitempty"`
 	CgroupPaths  map[string]string `json:"cgroup_paths,omitempty"`
+	// Hierarchies: the host's cgroup mounts, from the mount table the
+	// parent read for its cgroups; with a cgroup mount in the config, so
+	// init need not read its own.
+	Hierarchies []rootfs.Hierarchy `json:"hierarchies,omitempty"`
 	// Namespaces init must unshare itself rather than get from clone flags:
 	// cgroup (after the parent placed it in its cgroup), time (clone cannot),
 	// and, when a user namespace was joined, the ones it must own.

@@ -21,6 +21,7 @@ import (
 	"github.com/rtrun/rt/libcontainer/seccomp"
 	"github.com/rtrun/rt/libcontainer/validate"
 	"github.com/rtrun/rt/nsenter"
+	"github.com/rtrun/rt/rootfs"
 )
 
 // CreateOpts are the create (and run) flags.
@@ -100,6 +101,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	if err := setupNotify(spec, dir); err != nil {
 		return nil, err
 	}
+	t.mark("state directory")
 
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
@@ -119,6 +121,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	if pids, _ := mgr.GetPids(); len(pids) > 0 {
 		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already holds processes %v; refusing to share it", cgPath, pids)
 	}
+	t.mark("cgroup paths")
 	// The cgroups are recorded before they exist, so that if this process
 	// dies half-way, `delete -f` still finds everything to remove.
 	st := &State{
@@ -134,6 +137,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	if err := st.save(dir); err != nil {
 		return nil, err
 	}
+	t.mark("first state")
 	c = &Container{rt: r, dir: dir, state: st}
 
 	p, err := c.startInit(o, spec, mgr, t, &undo)
@@ -299,6 +303,11 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		return nil, err
 	}
 	cfg.CgroupPaths = st.CgroupPaths
+	if hasCgroupMount(spec) {
+		if ms, err := cgroups.Mounts(); err == nil {
+			cfg.Hierarchies = rootfs.HierarchiesFrom(ms)
+		}
+	}
 	t.mark("cgroups")
 
 	fail := func(err error) (*os.Process, error) {
@@ -807,4 +816,14 @@ func (t *timer) mark(phase string) {
 	n := time.Now()
 	logrus.Debugf("timing: %-32s %8.3f ms (total %.3f ms)", phase, float64(n.Sub(t.last).Microseconds())/1000, float64(n.Sub(t.t0).Microseconds())/1000)
 	t.last = n
+}
+
+// hasCgroupMount: the config mounts a cgroup filesystem.
+func hasCgroupMount(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }

@@ -151,6 +151,7 @@ func (in *initProc) run() {
 		NoPivot:       cfg.NoPivot,
 		UserNS:        cfg.NewUserNS || hasNamespace(linux, specs.UserNamespace),
 		CgroupPaths:   cfg.CgroupPaths,
+		Hierarchies:   cfg.Hierarchies,
 		CgroupNS:      hasNamespace(linux, specs.CgroupNamespace),
 		MountLabel:    linux.MountLabel,
 	}

@@ -6,6 +6,7 @@ import (
 	jsontext "encoding/json/jsontext"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	specjson "github.com/rtrun/rt/libcontainer/specjson"
+	rootfs "github.com/rtrun/rt/rootfs"
 	time "time"
 )
 
@@ -99,7 +100,7 @@ func readSyncMsg(d *jsontext.Decoder, v *syncMsg) error {
 	}
 }
 
-var fieldsInitConfig = []string{"id", "bundle", "rootfs", "spec", "no_pivot", "no_new_keyring", "cgroup_paths", "unshare", "fork_for_pid", "new_user_ns", "new_cgroup_ns", "join_net", "exec", "seccomp", "seccomp_flags", "seccomp_notify", "exec_listen_fd", "console_fd", "passed_fds", "listen_fds"}
+var fieldsInitConfig = []string{"id", "bundle", "rootfs", "spec", "no_pivot", "no_new_keyring", "cgroup_paths", "hierarchies", "unshare", "fork_for_pid", "new_user_ns", "new_cgroup_ns", "join_net", "exec", "seccomp", "seccomp_flags", "seccomp_notify", "exec_listen_fd", "console_fd", "passed_fds", "listen_fds"}
 
 func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 	if ok, err := specjson.Open(d, '{'); !ok {
@@ -129,6 +130,8 @@ func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 			err = specjson.Bool[bool](d, &v.NoNewKeyring)
 		case "\"cgroup_paths\"":
 			err = readMapStringString(d, &v.CgroupPaths)
+		case "\"hierarchies\"":
+			err = readSliceRootfsHierarchy(d, &v.Hierarchies)
 		case "\"unshare\"":
 			err = specjson.Uint[uintptr](d, &v.Unshare)
 		case "\"fork_for_pid\"":
@@ -157,6 +160,41 @@ func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 			err = specjson.Int[int](d, &v.ListenFDs)
 		default:
 			err = specjson.Unknown(d, name, fieldsInitConfig)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var fieldsHierarchy = []string{"name", "controllers", "v2", "mountpoint", "root"}
+
+func readHierarchy(d *jsontext.Decoder, v *rootfs.Hierarchy) error {
+	if ok, err := specjson.Open(d, '{'); !ok {
+		return err
+	}
+	for {
+		more, err := specjson.More(d)
+		if !more {
+			return err
+		}
+		name, err := specjson.Name(d)
+		if err != nil {
+			return err
+		}
+		switch string(name) {
+		case "\"name\"":
+			err = specjson.String[string](d, &v.Name)
+		case "\"controllers\"":
+			err = readSliceString(d, &v.Controllers)
+		case "\"v2\"":
+			err = specjson.Bool[bool](d, &v.V2)
+		case "\"mountpoint\"":
+			err = specjson.String[string](d, &v.Mountpoint)
+		case "\"root\"":
+			err = specjson.String[string](d, &v.Root)
+		default:
+			err = specjson.Unknown(d, name, fieldsHierarchy)
 		}
 		if err != nil {
 			return err
@@ -288,6 +326,11 @@ func appendInitConfig(b []byte, v *initConfig) ([]byte, error) {
 			return b, err
 		}
 	}
+	if !(len(v.Hierarchies) == 0) {
+		if b, err = specjson.Member(b, "\"hierarchies\":", &v.Hierarchies, appendSliceRootfsHierarchy); err != nil {
+			return b, err
+		}
+	}
 	if !(v.Unshare == 0) {
 		if b, err = specjson.Member(b, "\"unshare\":", &v.Unshare, specjson.AppendUint[uintptr]); err != nil {
 			return b, err
@@ -348,6 +391,31 @@ func appendInitConfig(b []byte, v *initConfig) ([]byte, error) {
 	return specjson.Close(b, '}'), nil
 }
 
+func appendHierarchy(b []byte, v *rootfs.Hierarchy) ([]byte, error) {
+	var err error
+	b = append(b, '{')
+	if b, err = specjson.Member(b, "\"name\":", &v.Name, specjson.AppendString[string]); err != nil {
+		return b, err
+	}
+	if !(len(v.Controllers) == 0) {
+		if b, err = specjson.Member(b, "\"controllers\":", &v.Controllers, appendSliceString); err != nil {
+			return b, err
+		}
+	}
+	if !(!v.V2) {
+		if b, err = specjson.Member(b, "\"v2\":", &v.V2, specjson.AppendBool[bool]); err != nil {
+			return b, err
+		}
+	}
+	if b, err = specjson.Member(b, "\"mountpoint\":", &v.Mountpoint, specjson.AppendString[string]); err != nil {
+		return b, err
+	}
+	if b, err = specjson.Member(b, "\"root\":", &v.Root, specjson.AppendString[string]); err != nil {
+		return b, err
+	}
+	return specjson.Close(b, '}'), nil
+}
+
 func readMapStringString(d *jsontext.Decoder, p *map[string]string) error {
 	return specjson.Map(d, p, specjson.String[string])
 }
@@ -370,4 +438,20 @@ func readPtrInitConfig(d *jsontext.Decoder, p **initConfig) error {
 
 func appendPtrInitConfig(b []byte, p **initConfig) ([]byte, error) {
 	return specjson.AppendPtr(b, p, appendInitConfig)
+}
+
+func readSliceRootfsHierarchy(d *jsontext.Decoder, p *[]rootfs.Hierarchy) error {
+	return specjson.Slice(d, p, readHierarchy)
+}
+
+func appendSliceRootfsHierarchy(b []byte, p *[]rootfs.Hierarchy) ([]byte, error) {
+	return specjson.AppendSlice(b, p, appendHierarchy)
+}
+
+func readSliceString(d *jsontext.Decoder, p *[]string) error {
+	return specjson.Slice(d, p, specjson.String[string])
+}
+
+func appendSliceString(b []byte, p *[]string) ([]byte, error) {
+	return specjson.AppendSlice(b, p, specjson.AppendString[string])
 }

@@ -15,13 +15,15 @@ import (
 
 const hostCgroupRoot = "/sys/fs/cgroup"
 
-// hierarchy is one cgroup filesystem mounted on the host under /sys/fs/cgroup.
-type hierarchy struct {
-	name        string   // directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified")
-	controllers []string // v1 controllers or "name=systemd"; empty for cgroup2
-	v2          bool
-	mountpoint  string
-	root        string // root of the mount inside the hierarchy
+// Hierarchy is one cgroup filesystem mounted on the host under
+// /sys/fs/cgroup. The parent finds them (HierarchiesFrom) in the mount
+// table it reads anyway, so init need not read it again.
+type Hierarchy struct {
+	Name        string   `json:"name"`                  // directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified")
+	Controllers []string `json:"controllers,omitempty"` // v1 controllers or "name=systemd"; empty for cgroup2
+	V2          bool     `json:"v2,omitempty"`
+	Mountpoint  string   `json:"mountpoint"`
+	Root        string   `json:"root"` // root of the mount inside the hierarchy
 }
 
 var knownControllers = map[string]bool{
@@ -31,28 +33,42 @@ var knownControllers = map[string]bool{
 }
 
 // hostHierarchies lists the cgroup mounts directly below /sys/fs/cgroup
-// (a v1 or hybrid host) from our mountinfo.
-func hostHierarchies() ([]hierarchy, error) {
+// (a v1 or hybrid host): the ones the parent sent in c, else from our
+// mountinfo.
+func hostHierarchies(c *Config) ([]Hierarchy, error) {
+	if c.Hierarchies != nil {
+		return c.Hierarchies, nil
+	}
 	mounts, err := getMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
-	var hs []hierarchy
+	return HierarchiesFrom(mounts), nil
+}
+
+// HierarchiesFrom picks the hierarchies mounted directly below
+// /sys/fs/cgroup from the cgroup and cgroup2 mounts of a mount table (in
+// its order; never nil).
+func HierarchiesFrom(mounts []*mountinfo.Info) []Hierarchy {
+	hs := []Hierarchy{}
 	seen := map[string]bool{}
 	for _, m := range mounts {
 		if filepath.Dir(m.Mountpoint) != hostCgroupRoot || seen[m.Mountpoint] {
 			continue
 		}
 		seen[m.Mountpoint] = true
-		h := hierarchy{name: filepath.Base(m.Mountpoint), v2: m.FSType == "cgroup2", mountpoint: m.Mountpoint, root: m.Root}
+		if m.FSType != "cgroup" && m.FSType != "cgroup2" {
+			continue
+		}
+		h := Hierarchy{Name: filepath.Base(m.Mountpoint), V2: m.FSType == "cgroup2", Mountpoint: m.Mountpoint, Root: m.Root}
 		for _, o := range strings.Split(m.VFSOptions, ",") {
 			if knownControllers[o] || strings.HasPrefix(o, "name=") {
-				h.controllers = append(h.controllers, o)
+				h.Controllers = append(h.Controllers, o)
 			}
 		}
 		hs = append(hs, h)
 	}
-	return hs, nil
+	return hs
 }
 
 // ownCgroups parses /proc/self/cgroup: controllers field -> path.
@@ -75,32 +91,32 @@ func ownCgroups() (map[string]string, error) {
 
 // hostDir returns the container's directory in hierarchy h: from
 // CgroupPaths when the caller set it, else the init's own cgroup.
-func (h *hierarchy) hostDir(paths map[string]string, own map[string]string) (string, error) {
-	keys := append([]string{h.name, strings.Join(h.controllers, ",")}, h.controllers...)
-	if h.v2 {
+func (h *Hierarchy) hostDir(paths map[string]string, own map[string]string) (string, error) {
+	keys := append([]string{h.Name, strings.Join(h.Controllers, ",")}, h.Controllers...)
+	if h.V2 {
 		keys = append(keys, "", "unified")
 	}
 	for _, k := range keys {
-		if k == "" && !h.v2 {
+		if k == "" && !h.V2 {
 			continue
 		}
 		if p, ok := paths[k]; ok && p != "" {
 			if !filepath.IsAbs(p) {
-				return "", fmt.Errorf("cgroup path %q for %s is not absolute", p, h.name)
+				return "", fmt.Errorf("cgroup path %q for %s is not absolute", p, h.Name)
 			}
 			return p, nil
 		}
 	}
-	field := strings.Join(h.controllers, ",")
+	field := strings.Join(h.Controllers, ",")
 	p, ok := own[field]
 	if !ok {
-		return "", fmt.Errorf("no cgroup of ours in hierarchy %s", h.name)
+		return "", fmt.Errorf("no cgroup of ours in hierarchy %s", h.Name)
 	}
-	rel, err := filepath.Rel(h.root, p)
+	rel, err := filepath.Rel(h.Root, p)
 	if err != nil || strings.HasPrefix(rel, "..") {
-		return "", fmt.Errorf("our cgroup %s is outside the %s mount (root %s)", p, h.name, h.root)
+		return "", fmt.Errorf("our cgroup %s is outside the %s mount (root %s)", p, h.Name, h.Root)
 	}
-	return filepath.Join(h.mountpoint, rel), nil
+	return filepath.Join(h.Mountpoint, rel), nil
 }
 
 func isCgroup2Host() bool {
@@ -123,13 +139,13 @@ func mountCgroup(c *Config, root *rootDir, m specs.Mount, dest string, opts *Mou
 	}
 	v2host := isCgroup2Host()
 	if m.Type == "cgroup2" || v2host {
-		h := hierarchy{name: "unified", v2: true, mountpoint: hostCgroupRoot, root: "/"}
+		h := Hierarchy{Name: "unified", V2: true, Mountpoint: hostCgroupRoot, Root: "/"}
 		if !v2host {
-			hs, err := hostHierarchies()
+			hs, err := hostHierarchies(c)
 			if err != nil {
 				return err
 			}
-			i := slices.IndexFunc(hs, func(h hierarchy) bool { return h.v2 })
+			i := slices.IndexFunc(hs, func(h Hierarchy) bool { return h.V2 })
 			if i < 0 {
 				return fmt.Errorf("no cgroup2 hierarchy on the host")
 			}
@@ -143,7 +159,7 @@ func mountCgroup(c *Config, root *rootDir, m specs.Mount, dest string, opts *Mou
 		reopen := func() (int, error) { return reopenMounted(root, dest) }
 		return mountHierarchy(c, dst, reopen, &h, opts.Flags, own)
 	}
-	hs, err := hostHierarchies()
+	hs, err := hostHierarchies(c)
 	if err != nil {
 		return err
 	}
@@ -164,15 +180,15 @@ func mountCgroup(c *Config, root *rootDir, m specs.Mount, dest string, opts *Mou
 	for i := range hs {
 		h := &hs[i]
 		if err := mountHierarchyIn(c, tm, dest, h, opts.Flags, own); err != nil {
-			return fmt.Errorf("cgroup %s: %w", h.name, err)
+			return fmt.Errorf("cgroup %s: %w", h.Name, err)
 		}
 		// Comounted controllers get symlinks, e.g. cpu -> cpu,cpuacct.
-		for _, ctl := range h.controllers {
-			if ctl == h.name || strings.HasPrefix(ctl, "name=") {
+		for _, ctl := range h.Controllers {
+			if ctl == h.Name || strings.HasPrefix(ctl, "name=") {
 				continue
 			}
-			if err := sys.Symlinkat(h.name, tm, ctl); err != nil && err != unix.EEXIST {
-				return fmt.Errorf("symlink cgroup %s -> %s: %w", ctl, h.name, err)
+			if err := sys.Symlinkat(h.Name, tm, ctl); err != nil && err != unix.EEXIST {
+				return fmt.Errorf("symlink cgroup %s -> %s: %w", ctl, h.Name, err)
 			}
 		}
 	}
@@ -184,17 +200,17 @@ func mountCgroup(c *Config, root *rootDir, m specs.Mount, dest string, opts *Mou
 	return applyAfter(tm, opts)
 }
 
-// mountHierarchyIn mounts hierarchy h at h.name in the cgroup v1 tmpfs tm,
+// mountHierarchyIn mounts hierarchy h at h.Name in the cgroup v1 tmpfs tm,
 // which we have just mounted and hold: the directory is made and opened
 // relative to tm, one component and no symlinks, instead of resolving the
 // whole destination from the rootfs again.
-func mountHierarchyIn(c *Config, tm int, dest string, h *hierarchy, flags uintptr, own map[string]string) error {
-	dst, err := mkdirAt(tm, h.name)
+func mountHierarchyIn(c *Config, tm int, dest string, h *Hierarchy, flags uintptr, own map[string]string) error {
+	dst, err := mkdirAt(tm, h.Name)
 	if err != nil {
-		return fmt.Errorf("mkdir %s/%s: %w", dest, h.name, err)
+		return fmt.Errorf("mkdir %s/%s: %w", dest, h.Name, err)
 	}
 	defer unix.Close(dst)
-	reopen := func() (int, error) { return reopenMountedAt(tm, h.name, dest+"/"+h.name) }
+	reopen := func() (int, error) { return reopenMountedAt(tm, h.Name, dest+"/"+h.Name) }
 	return mountHierarchy(c, dst, reopen, h, flags, own)
 }
 
@@ -202,11 +218,11 @@ func mountHierarchyIn(c *Config, tm int, dest string, h *hierarchy, flags uintpt
 // when the container has a cgroup namespace (it then sees its own cgroup as
 // the root), else a bind mount of the container's cgroup directory, which
 // reopen finds again to apply flags.
-func mountHierarchy(c *Config, dst int, reopen func() (int, error), h *hierarchy, flags uintptr, own map[string]string) error {
+func mountHierarchy(c *Config, dst int, reopen func() (int, error), h *Hierarchy, flags uintptr, own map[string]string) error {
 	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
 	if c.CgroupNS {
-		typ, data := "cgroup", strings.Join(h.controllers, ",")
-		if h.v2 {
+		typ, data := "cgroup", strings.Join(h.Controllers, ",")
+		if h.V2 {
 			typ, data = "cgroup2", ""
 		}
 		if err := sys.Mount(typ, fdPath(dst), typ, flags, data); err != nil {

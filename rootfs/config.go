@@ -31,6 +31,9 @@ type Config struct {
 	// CgroupNS is set when the container has its own cgroup namespace, so
 	// cgroup filesystems can be mounted instead of bind-mounted.
 	CgroupNS bool
+	// Hierarchies are the host's cgroup hierarchies (HierarchiesFrom); nil:
+	// read them from mountinfo.
+	Hierarchies []Hierarchy
 	// MountLabel is linux.mountLabel; without SELinux it is ignored.
 	MountLabel string
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -473,19 +475,67 @@ func TestRootfsCgroupNS(t *testing.T) {
 	if rep.Error != "" {
 		t.Fatalf("%s: %s", rep.Stage, rep.Error)
 	}
-	hs, err := hostHierarchies()
+	hs, err := hostHierarchies(&Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range hs {
-		m := findMount(rep, "/sys/fs/cgroup/"+h.name)
+		m := findMount(rep, "/sys/fs/cgroup/"+h.Name)
 		want := "cgroup"
-		if h.v2 {
+		if h.V2 {
 			want = "cgroup2"
 		}
 		if m == nil || m.FSType != want || m.Root != "/" || !hasOpt(m.Options, "nosuid") {
-			t.Errorf("%s: %+v, want a %s mount of the namespace root", h.name, m, want)
+			t.Errorf("%s: %+v, want a %s mount of the namespace root", h.Name, m, want)
 		}
+	}
+}
+
+// TestRootfsCgroupGivenHierarchies: init mounts the hierarchies the parent
+// sent, not the ones it would read from mountinfo (here: only memory).
+func TestRootfsCgroupGivenHierarchies(t *testing.T) {
+	needRoot(t)
+	rootfs := busyboxRootfs(t)
+	hs, err := hostHierarchies(&Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(hs, func(h Hierarchy) bool { return h.Name == "memory" })
+	if i < 0 || len(hs) < 2 {
+		t.Skip("needs a v1 memory hierarchy and another one under /sys/fs/cgroup (the hybrid layout of this kind of machine)")
+	}
+	mounts := append(standardMounts(), specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev"}})
+	sc := scenario{Config: Config{Rootfs: rootfs, Mounts: mounts, CgroupNS: true, Hierarchies: hs[i : i+1]}}
+	rep := runScenario(t, sc, syscall.CLONE_NEWCGROUP, nil)
+	if rep.Error != "" {
+		t.Fatalf("%s: %s", rep.Stage, rep.Error)
+	}
+	for _, h := range hs {
+		m := findMount(rep, "/sys/fs/cgroup/"+h.Name)
+		if (m != nil) != (h.Name == "memory") {
+			t.Errorf("/sys/fs/cgroup/%s: mount %+v; want only memory's", h.Name, m)
+		}
+	}
+}
+
+// TestHierarchiesFrom: only cgroup mounts directly below /sys/fs/cgroup,
+// with their controllers.
+func TestHierarchiesFrom(t *testing.T) {
+	got := HierarchiesFrom([]*mountinfo.Info{
+		{Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", FSType: "cgroup", Root: "/", VFSOptions: "rw,cpu,cpuacct"},
+		{Mountpoint: "/sys/fs/cgroup/systemd", FSType: "cgroup", Root: "/", VFSOptions: "rw,xattr,name=systemd"},
+		{Mountpoint: "/sys/fs/cgroup/unified", FSType: "cgroup2", Root: "/", VFSOptions: "rw,nsdelegate"},
+		{Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", FSType: "cgroup", Root: "/x", VFSOptions: "rw,cpu,cpuacct"},
+		{Mountpoint: "/elsewhere/memory", FSType: "cgroup", Root: "/", VFSOptions: "rw,memory"},
+		{Mountpoint: "/sys/fs/cgroup/tmp", FSType: "tmpfs", Root: "/", VFSOptions: "rw"},
+	})
+	want := []Hierarchy{
+		{Name: "cpu,cpuacct", Controllers: []string{"cpu", "cpuacct"}, Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", Root: "/"},
+		{Name: "systemd", Controllers: []string{"name=systemd"}, Mountpoint: "/sys/fs/cgroup/systemd", Root: "/"},
+		{Name: "unified", V2: true, Mountpoint: "/sys/fs/cgroup/unified", Root: "/"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("HierarchiesFrom = %+v\nwant %+v", got, want)
 	}
 }
 
