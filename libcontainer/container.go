@@ -44,7 +44,7 @@ func (r *Runtime) Load(id string) (*Container, error) {
 		return nil, err
 	}
 	dir := r.dir(id)
-	st, err := loadState(dir)
+	st, err := loadState(dir, nil)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
@@ -57,7 +57,7 @@ func (r *Runtime) Load(id string) (*Container, error) {
 // reload re-reads the state after the lock is taken: another command may
 // have changed or removed it meanwhile.
 func (c *Container) reload() error {
-	st, err := loadState(c.dir)
+	st, err := loadState(c.dir, c.state)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)

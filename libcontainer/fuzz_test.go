@@ -50,7 +50,7 @@ func FuzzLoadState(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		st, err := loadState(dir)
+		st, err := loadState(dir, nil)
 		if err != nil {
 			if st != nil {
 				t.Fatalf("state %+v returned with error %v", st, err)
@@ -72,7 +72,7 @@ func FuzzLoadState(f *testing.F) {
 		if err := st.save(redo); err != nil {
 			t.Fatalf("loaded state does not save: %v", err)
 		}
-		st2, err := loadState(redo)
+		st2, err := loadState(redo, nil)
 		if err != nil {
 			t.Fatalf("saved state does not load: %v", err)
 		}

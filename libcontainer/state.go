@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +46,10 @@ type State struct {
 	// along, so whoever gets the lock and still finds it set knows that
 	// create died half-way.
 	Creating bool `json:"creating,omitempty"`
+
+	// raw is the state.json this was read from or written as: reload
+	// skips the parse while the file still holds exactly that.
+	raw []byte
 }
 
 // validIDChar: letters, digits, '_', '+', '-', '.' (a loop, not a regexp:
@@ -70,19 +75,28 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	fail := func(err error) error {
 		tmp.Close()
+		os.Remove(tmp.Name())
 		return err
 	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if perm != 0o600 { // CreateTemp's
+		if err := tmp.Chmod(perm); err != nil {
+			return fail(err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
 }
 
 func (s *State) save(dir string) error {
@@ -93,18 +107,28 @@ func (s *State) save(dir string) error {
 	if err := writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
+	s.raw = b
 	return nil
 }
 
-func loadState(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+// loadState reads dir's state.json. When prev was read from (or written
+// as) exactly what the file holds now, prev is returned unparsed: a
+// command reads the state once to find the container and again under its
+// lock, and the parse of the whole config is the dear part.
+func loadState(dir string, prev *State) (*State, error) {
+	path := filepath.Join(dir, stateFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	if prev != nil && prev.raw != nil && bytes.Equal(prev.raw, b) {
+		return prev, nil
+	}
 	var s State
 	if err := specjson.Unmarshal(b, &s, readState); err != nil {
-		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(dir, stateFile), err)
+		return nil, fmt.Errorf("corrupt state file %s: %w", path, err)
 	}
+	s.raw = b
 	return &s, nil
 }
 

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if err := s.save(dir); err != nil {
 		t.Fatal(err)
 	}
-	got, err := loadState(dir)
+	got, err := loadState(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +86,41 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("leftover files: %v", ents)
 	}
 	os.WriteFile(filepath.Join(dir, stateFile), []byte("{"), 0o600)
-	if _, err := loadState(dir); err == nil {
+	if _, err := loadState(dir, nil); err == nil {
 		t.Fatal("expected an error for a corrupt state file")
+	}
+}
+
+// TestStateReloadReuses: reading back the file just saved (or read) keeps
+// the parsed state; any change in the file, by anyone, is parsed again.
+func TestStateReloadReuses(t *testing.T) {
+	dir := t.TempDir()
+	s := &State{ID: "x", Bundle: "/b", InitPid: 42}
+	if err := s.save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := loadState(dir, s); err != nil || got != s {
+		t.Fatalf("reload of the state just saved: %p, %v; want %p (not parsed again)", got, err, s)
+	}
+	other := &State{ID: "x", Bundle: "/b", InitPid: 43}
+	if err := other.save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadState(dir, s)
+	if err != nil || got == s || got.InitPid != 43 {
+		t.Fatalf("reload after another save: %+v, %v; want the new state", got, err)
+	}
+	if again, err := loadState(dir, got); err != nil || again != got {
+		t.Fatalf("reload of the state just read: %p, %v; want %p", again, err, got)
+	}
+	// Same length, one byte changed.
+	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
+	b = bytes.Replace(b, []byte(`"init_pid":43`), []byte(`"init_pid":44`), 1)
+	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := loadState(dir, got); err != nil || got.InitPid != 44 {
+		t.Fatalf("reload after an edit in place: %+v, %v; want init_pid 44", got, err)
 	}
 }
 
