@@ -298,3 +298,17 @@ func enableControllers(root, dir string, want []string) error {
 	}
 	return nil
 }
+
+// mkdirCgroup makes dir and any missing parents. Usually only dir is
+// missing: one mkdir, instead of MkdirAll's stat of dir and of its parent
+// first.
+func mkdirCgroup(dir string) error {
+	err := unix.Mkdir(dir, 0o755)
+	switch {
+	case err == nil || errors.Is(err, unix.EEXIST):
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return os.MkdirAll(dir, 0o755)
+	}
+	return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+}

@@ -37,7 +37,7 @@ func (m *v1Manager) Apply(pid int) error {
 		return errPidZero
 	}
 	for _, dir := range m.dirs() {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := mkdirCgroup(dir); err != nil {
 			return fmt.Errorf("create cgroup: %w", err)
 		}
 		if dir == m.paths["cpuset"] {
@@ -54,18 +54,11 @@ func (m *v1Manager) Apply(pid int) error {
 	return nil
 }
 
-// ensureCpuset fills empty cpuset.cpus/cpuset.mems from the parent, top
-// down, as v1 refuses tasks in a cpuset without CPUs or memory nodes
-// (ENOSPC). The walk stops above the hierarchy root, whose parent has no
-// cpuset files.
+// ensureCpuset fills an empty cpuset.cpus or cpuset.mems of dir from its
+// parent, as v1 refuses tasks in a cpuset without CPUs or memory nodes
+// (ENOSPC); a parent that is empty too (made along with dir) is filled
+// first. The root of the hierarchy is never empty, so the walk ends there.
 func ensureCpuset(dir string) error {
-	parent := filepath.Dir(dir)
-	if parent == dir || !exists(filepath.Join(parent, "cpuset.cpus")) {
-		return nil
-	}
-	if err := ensureCpuset(parent); err != nil {
-		return err
-	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := readFile(dir, f)
 		if err != nil {
@@ -74,9 +67,21 @@ func ensureCpuset(dir string) error {
 		if cur != "" {
 			continue
 		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return fmt.Errorf("cpuset root %s has no %s", dir, f)
+		}
 		v, err := readFile(parent, f)
 		if err != nil {
 			return err
+		}
+		if v == "" {
+			if err := ensureCpuset(parent); err != nil {
+				return err
+			}
+			if v, err = readFile(parent, f); err != nil {
+				return err
+			}
 		}
 		if err := writeFile(dir, f, v); err != nil {
 			return err

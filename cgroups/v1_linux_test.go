@@ -285,3 +285,41 @@ func TestHostHybridHugetlb(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 }
+
+// TestHostV1NestedCpuset: a cgroup two levels below existing ones is made
+// whole, and both new cpusets get CPUs and memory nodes (from the parent,
+// filled first), so a task can join.
+func TestHostV1NestedCpuset(t *testing.T) {
+	top, _ := hostV1(t)
+	mgr, err := New(top+"/a/b", "unused", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mgr.(*v1Manager)
+	dir := m.Path("cpuset")
+	if dir == "" {
+		t.Skip("no cpuset hierarchy")
+	}
+	t.Cleanup(func() {
+		if err := m.Destroy(); err != nil {
+			t.Errorf("cleanup Destroy: %v", err)
+		}
+		for _, d := range m.Paths() {
+			_ = unix.Rmdir(filepath.Dir(d)) // a; hostV1's cleanup removes top
+		}
+	})
+	cmd := startSleep(t)
+	if err := m.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if v, _ := readFile(d, f); v == "" {
+				t.Errorf("%s/%s empty after Apply", d, f)
+			}
+		}
+	}
+	if cg := procCgroup(t, cmd.Process.Pid); cg["cpuset"] != top+"/a/b" {
+		t.Errorf("cpuset cgroup of the task: %q, want %q", cg["cpuset"], top+"/a/b")
+	}
+}

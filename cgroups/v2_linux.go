@@ -41,7 +41,7 @@ func (m *v2Manager) Apply(pid int) error {
 	if pid == 0 {
 		return errPidZero
 	}
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+	if err := mkdirCgroup(m.dir); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
 	if root := m.rootDir(); root != "" {
