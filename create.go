@@ -7,21 +7,26 @@ import (
 	"github.com/rtrun/rt/libcontainer"
 )
 
-var createFlags = []cli.Flag{
-	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"},
-	&cli.StringFlag{Name: "pid-file", Usage: "write the init pid to this file"},
-	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
-	&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of init"},
-	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
-	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring"},
-	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stderr to the container"},
-}
+// create's flags, which run has too. Both commands list them by name: an
+// append in a Flags field would be run at start-up by every rt process
+// (the container's init included), while a plain list is static data.
+var (
+	bundleFlag        = &cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"}
+	pidFileFlag       = &cli.StringFlag{Name: "pid-file", Usage: "write the init pid to this file"}
+	consoleSocketFlag = &cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"}
+	pidfdSocketFlag   = &cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of init"}
+	noPivotFlag       = &cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"}
+	noNewKeyringFlag  = &cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring"}
+	preserveFDsFlag   = &cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stderr to the container"}
+)
 
 var createCommand = &cli.Command{
 	Name:      "create",
 	Usage:     "create a container; its process waits for start",
 	ArgsUsage: "<container-id>",
-	Flags:     createFlags,
+	Flags: []cli.Flag{
+		bundleFlag, pidFileFlag, consoleSocketFlag, pidfdSocketFlag, noPivotFlag, noNewKeyringFlag, preserveFDsFlag,
+	},
 	Action: func(ctx *cli.Context) error {
 		if err := checkArgs(ctx, 1); err != nil {
 			return err

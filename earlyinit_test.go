@@ -29,8 +29,18 @@ func TestEarlyInit(t *testing.T) {
 	if !ok {
 		t.Fatalf("no inittrace line for earlyinit:\n%s", out)
 	}
-	for _, later := range []string{"internal/godebug", "github.com/urfave/cli/v2", "regexp", "github.com/rtrun/rt/libcontainer", "github.com/sirupsen/logrus"} {
-		if p, ok := pos[later]; !ok || p < first {
+	for _, later := range []string{"internal/godebug", "github.com/urfave/cli/v2", "regexp", "github.com/rtrun/rt/libcontainer", "github.com/rtrun/rt/nsenter", "github.com/sirupsen/logrus"} {
+		p, ok := pos[later]
+		if !ok {
+			// rt's packages may have nothing left to initialise (their
+			// tables are static data), and then no line: nor can they grow
+			// the stack.
+			if !strings.HasPrefix(later, "github.com/rtrun/rt/") {
+				t.Errorf("no inittrace line for %s", later)
+			}
+			continue
+		}
+		if p < first {
 			t.Errorf("%s initialised before earlyinit (line %d, earlyinit %d)", later, p, first)
 		}
 	}

@@ -10,5 +10,7 @@ var pauseCommand = &cli.Command{
 	Name:      "pause",
 	Usage:     "suspend every process of a running container (cgroup freezer)",
 	ArgsUsage: "<container-id>",
-	Action:    onContainer((*libcontainer.Container).Pause),
+	Action: func(ctx *cli.Context) error {
+		return onContainer(ctx, (*libcontainer.Container).Pause)
+	},
 }

@@ -10,5 +10,7 @@ var resumeCommand = &cli.Command{
 	Name:      "resume",
 	Usage:     "resume the processes of a paused container",
 	ArgsUsage: "<container-id>",
-	Action:    onContainer((*libcontainer.Container).Resume),
+	Action: func(ctx *cli.Context) error {
+		return onContainer(ctx, (*libcontainer.Container).Resume)
+	},
 }

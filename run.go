@@ -17,11 +17,13 @@ var runCommand = &cli.Command{
 	Name:      "run",
 	Usage:     "create and start a container; in the foreground, wait for it and return its exit status",
 	ArgsUsage: "<container-id>",
-	Flags: append([]cli.Flag{
+	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return after start"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 		&cli.BoolFlag{Name: "no-subreaper", Usage: "never become a child subreaper (rt only needs one when init is a grandchild)"},
-	}, createFlags...),
+		// create's (see create.go).
+		bundleFlag, pidFileFlag, consoleSocketFlag, pidfdSocketFlag, noPivotFlag, noNewKeyringFlag, preserveFDsFlag,
+	},
 	Action: func(ctx *cli.Context) error {
 		if err := checkArgs(ctx, 1); err != nil {
 			return err

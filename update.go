@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -174,8 +173,6 @@ func updateResources(ctx *cli.Context) (*specs.LinuxResources, error) {
 	return r, nil
 }
 
-var sizeRE = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
-
 // parseSize reads a memory size as runc does (docker's RAMInBytes): a number
 // with an optional k, m, g, t or p suffix (powers of 1024, "b"/"ib" allowed
 // after it); -1 means unlimited.
@@ -183,19 +180,55 @@ func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
+	num, unit, ok := splitSize(strings.TrimSpace(s))
+	if !ok {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 512m, 1g, 1048576 or -1)", s)
 	}
-	n, err := strconv.ParseFloat(m[1], 64)
+	n, err := strconv.ParseFloat(num, 64)
 	if err != nil {
 		return 0, fmt.Errorf("invalid size %q: %w", s, err)
 	}
-	if m[2] != "" {
-		n *= math.Pow(1024, float64(strings.IndexByte("kmgtp", strings.ToLower(m[2])[0])+1))
+	if unit != 0 {
+		n *= math.Pow(1024, float64(strings.IndexByte("kmgtp", unit|0x20)+1))
 	}
 	if n >= math.MaxInt64 {
 		return 0, fmt.Errorf("invalid size %q: too large", s)
 	}
 	return int64(n), nil
+}
+
+// splitSize splits s into its number and unit letter (0 if none) as
+// ^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$ would (TestSplitSize
+// compares them). Not a regexp: a package-level one is compiled at the
+// start of every rt process, the container's init included.
+func splitSize(s string) (num string, unit byte, ok bool) {
+	digits := func(i int) int {
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := digits(0)
+	if i == 0 {
+		return "", 0, false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return "", 0, false
+		}
+		i = j
+	}
+	num, rest := s[:i], strings.TrimPrefix(s[i:], " ")
+	if rest != "" && strings.IndexByte("kKmMgGtTpP", rest[0]) >= 0 {
+		unit, rest = rest[0], rest[1:]
+	}
+	// c|0x20 folds only 'I' onto 'i' and 'B' onto 'b'.
+	if rest != "" && rest[0]|0x20 == 'i' {
+		rest = rest[1:]
+	}
+	if rest != "" && rest[0]|0x20 == 'b' {
+		rest = rest[1:]
+	}
+	return num, unit, rest == ""
 }

@@ -36,16 +36,16 @@ func checkArgs(ctx *cli.Context, n int) error {
 }
 
 // onContainer is the Action of a command that takes exactly one argument,
-// a container id, and calls f on that container.
-func onContainer(f func(*libcontainer.Container) error) cli.ActionFunc {
-	return func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1); err != nil {
-			return err
-		}
-		c, err := containerArg(ctx)
-		if err != nil {
-			return err
-		}
-		return f(c)
+// a container id: it calls f on that container. Commands call it from a
+// func literal: a closure returned by a call in their (package-level)
+// definition would be allocated at the start of every rt process.
+func onContainer(ctx *cli.Context, f func(*libcontainer.Container) error) error {
+	if err := checkArgs(ctx, 1); err != nil {
+		return err
 	}
+	c, err := containerArg(ctx)
+	if err != nil {
+		return err
+	}
+	return f(c)
 }

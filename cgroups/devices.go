@@ -13,27 +13,31 @@ import (
 
 func devNum(v int64) *int64 { return &v }
 
-// DefaultAllowedDevices are allowed after the config's own rules, as runc
+// defaultAllowedDevices are allowed after the config's own rules, as runc
 // does: the default device nodes, ptys and mknod of anything (creating a
-// node is harmless when opening it is denied).
-var DefaultAllowedDevices = []specs.LinuxDeviceCgroup{
-	{Allow: true, Type: "c", Access: "m"},
-	{Allow: true, Type: "b", Access: "m"},
-	{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(3), Access: "rwm"},    // null
-	{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(5), Access: "rwm"},    // zero
-	{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(7), Access: "rwm"},    // full
-	{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(8), Access: "rwm"},    // random
-	{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(9), Access: "rwm"},    // urandom
-	{Allow: true, Type: "c", Major: devNum(5), Minor: devNum(0), Access: "rwm"},    // tty
-	{Allow: true, Type: "c", Major: devNum(5), Minor: devNum(1), Access: "rwm"},    // console
-	{Allow: true, Type: "c", Major: devNum(5), Minor: devNum(2), Access: "rwm"},    // ptmx
-	{Allow: true, Type: "c", Major: devNum(136), Access: "rwm"},                    // pts/*
-	{Allow: true, Type: "c", Major: devNum(10), Minor: devNum(200), Access: "rwm"}, // net/tun
+// node is harmless when opening it is denied). A function: as a variable,
+// its pointers would be allocated at the start of every rt process, the
+// container's init included.
+func defaultAllowedDevices() []specs.LinuxDeviceCgroup {
+	return []specs.LinuxDeviceCgroup{
+		{Allow: true, Type: "c", Access: "m"},
+		{Allow: true, Type: "b", Access: "m"},
+		{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(3), Access: "rwm"},    // null
+		{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(5), Access: "rwm"},    // zero
+		{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(7), Access: "rwm"},    // full
+		{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(8), Access: "rwm"},    // random
+		{Allow: true, Type: "c", Major: devNum(1), Minor: devNum(9), Access: "rwm"},    // urandom
+		{Allow: true, Type: "c", Major: devNum(5), Minor: devNum(0), Access: "rwm"},    // tty
+		{Allow: true, Type: "c", Major: devNum(5), Minor: devNum(1), Access: "rwm"},    // console
+		{Allow: true, Type: "c", Major: devNum(5), Minor: devNum(2), Access: "rwm"},    // ptmx
+		{Allow: true, Type: "c", Major: devNum(136), Access: "rwm"},                    // pts/*
+		{Allow: true, Type: "c", Major: devNum(10), Minor: devNum(200), Access: "rwm"}, // net/tun
+	}
 }
 
 // DeviceRules is the device cgroup policy of a container: the config's rules
 // in order, then an allow rule for each device in linux.devices (rt creates
-// them, so they must be usable), then DefaultAllowedDevices. Nil when the
+// them, so they must be usable), then defaultAllowedDevices. Nil when the
 // config has no rules at all, so nothing is restricted that was not asked.
 func DeviceRules(rules []specs.LinuxDeviceCgroup, devices []specs.LinuxDevice) []specs.LinuxDeviceCgroup {
 	if len(rules) == 0 {
@@ -50,7 +54,7 @@ func DeviceRules(rules []specs.LinuxDeviceCgroup, devices []specs.LinuxDevice) [
 		}
 		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: devNum(d.Major), Minor: devNum(d.Minor), Access: "rwm"})
 	}
-	return append(out, DefaultAllowedDevices...)
+	return append(out, defaultAllowedDevices()...)
 }
 
 // Device types and access bits, numbered as in the kernel's

@@ -12,27 +12,59 @@ import (
 // Process attributes of the spec that both the container's process and
 // exec'd processes get: personality, scheduler, I/O priority.
 
-var schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
-	specs.SchedOther: 0, specs.SchedFIFO: 1, specs.SchedRR: 2, specs.SchedBatch: 3,
-	specs.SchedISO: 4, specs.SchedIdle: 5, specs.SchedDeadline: 6,
+// The conversions below are switches, not maps: a map literal is built at
+// the start of every rt process, the container's init included.
+
+func schedPolicy(p specs.LinuxSchedulerPolicy) (uint32, bool) {
+	switch p {
+	case specs.SchedOther:
+		return 0, true
+	case specs.SchedFIFO:
+		return 1, true
+	case specs.SchedRR:
+		return 2, true
+	case specs.SchedBatch:
+		return 3, true
+	case specs.SchedISO:
+		return 4, true
+	case specs.SchedIdle:
+		return 5, true
+	case specs.SchedDeadline:
+		return 6, true
+	}
+	return 0, false
 }
 
-var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
-	specs.SchedFlagResetOnFork: 0x01, specs.SchedFlagReclaim: 0x02, specs.SchedFlagDLOverrun: 0x04,
-	specs.SchedFlagKeepPolicy: 0x08, specs.SchedFlagKeepParams: 0x10, specs.SchedFlagUtilClampMin: 0x20,
-	specs.SchedFlagUtilClampMax: 0x40,
+func schedFlag(f specs.LinuxSchedulerFlag) (uint64, bool) {
+	switch f {
+	case specs.SchedFlagResetOnFork:
+		return 0x01, true
+	case specs.SchedFlagReclaim:
+		return 0x02, true
+	case specs.SchedFlagDLOverrun:
+		return 0x04, true
+	case specs.SchedFlagKeepPolicy:
+		return 0x08, true
+	case specs.SchedFlagKeepParams:
+		return 0x10, true
+	case specs.SchedFlagUtilClampMin:
+		return 0x20, true
+	case specs.SchedFlagUtilClampMax:
+		return 0x40, true
+	}
+	return 0, false
 }
 
 // schedAttr converts process.scheduler for sched_setattr(2).
 func schedAttr(s *specs.Scheduler) (*unix.SchedAttr, error) {
-	pol, ok := schedPolicies[s.Policy]
+	pol, ok := schedPolicy(s.Policy)
 	if !ok {
 		return nil, fmt.Errorf("unknown policy %q", s.Policy)
 	}
 	a := &unix.SchedAttr{Policy: pol, Nice: s.Nice, Priority: uint32(s.Priority),
 		Runtime: s.Runtime, Deadline: s.Deadline, Period: s.Period}
 	for _, f := range s.Flags {
-		b, ok := schedFlags[f]
+		b, ok := schedFlag(f)
 		if !ok {
 			return nil, fmt.Errorf("unknown flag %q", f)
 		}
@@ -41,13 +73,21 @@ func schedAttr(s *specs.Scheduler) (*unix.SchedAttr, error) {
 	return a, nil
 }
 
-var ioprioClasses = map[specs.IOPriorityClass]int{
-	specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3,
+func ioprioClass(c specs.IOPriorityClass) (int, bool) {
+	switch c {
+	case specs.IOPRIO_CLASS_RT:
+		return 1, true
+	case specs.IOPRIO_CLASS_BE:
+		return 2, true
+	case specs.IOPRIO_CLASS_IDLE:
+		return 3, true
+	}
+	return 0, false
 }
 
 // ioprioValue is process.ioPriority as ioprio_set(2) wants it.
 func ioprioValue(p *specs.LinuxIOPriority) (int, error) {
-	c, ok := ioprioClasses[p.Class]
+	c, ok := ioprioClass(p.Class)
 	if !ok {
 		return 0, fmt.Errorf("unknown class %q", p.Class)
 	}

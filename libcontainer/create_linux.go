@@ -439,8 +439,8 @@ func (c *Container) recordInit(pid int, cgroupPaths map[string]string) error {
 // close-on-exec: only those may be passed on with --preserve-fds or
 // LISTEN_FDS (the Go runtime opens fds of its own at low numbers, and they
 // must never reach a container). Files are kept here for the process's life
-// so no finalizer closes them.
-var inherited = map[int]*os.File{}
+// so no finalizer closes them. Made by NoteInheritedFDs when there are any.
+var inherited map[int]*os.File
 
 // NoteInheritedFDs records the fds the caller passed to rt; main calls it
 // before marking every inherited fd close-on-exec. Only --preserve-fds and
@@ -462,6 +462,9 @@ func NoteInheritedFDs() {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err != nil || flags&unix.FD_CLOEXEC != 0 {
 			continue
+		}
+		if inherited == nil {
+			inherited = make(map[int]*os.File)
 		}
 		inherited[fd] = os.NewFile(uintptr(fd), "inherited-fd-"+e.Name())
 	}

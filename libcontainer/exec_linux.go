@@ -58,11 +58,28 @@ func (p *ExecProcess) Wait() (int, error) {
 	return ws.ExitStatus(), nil
 }
 
-// nsNames are the /proc/PID/ns entries of each namespace type.
-var nsNames = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
-	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
-	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+// nsName is the /proc/PID/ns entry of a namespace type. (A switch: a map
+// literal is built at the start of every rt process, init's included.)
+func nsName(t specs.LinuxNamespaceType) string {
+	switch t {
+	case specs.PIDNamespace:
+		return "pid"
+	case specs.NetworkNamespace:
+		return "net"
+	case specs.MountNamespace:
+		return "mnt"
+	case specs.IPCNamespace:
+		return "ipc"
+	case specs.UTSNamespace:
+		return "uts"
+	case specs.UserNamespace:
+		return "user"
+	case specs.CgroupNamespace:
+		return "cgroup"
+	case specs.TimeNamespace:
+		return "time"
+	}
+	return ""
 }
 
 // Exec starts a process inside a created or running container: it joins
@@ -347,7 +364,7 @@ func execJoins(initPid int, spec *specs.Spec) (*nsPlan, error) {
 		return p, nil
 	}
 	open := func(t specs.LinuxNamespaceType) (*os.File, bool, error) {
-		name := nsNames[t]
+		name := nsName(t)
 		f, err := nsenter.OpenNamespace(fmt.Sprintf("/proc/%d/ns/%s", initPid, name), string(t))
 		if err != nil {
 			return nil, false, err

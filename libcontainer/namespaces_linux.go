@@ -60,7 +60,19 @@ func (p *nsPlan) parentJoins() []nsenter.Join {
 	return out
 }
 
-var entryOrder = map[string]int{"mount": 0, "user": 1, "time": 2}
+// entryOrder is where the entry stage joins a namespace of type typ, for
+// the types it joins before the others.
+func entryOrder(typ string) (int, bool) {
+	switch typ {
+	case "mount":
+		return 0, true
+	case "user":
+		return 1, true
+	case "time":
+		return 2, true
+	}
+	return 0, false
+}
 
 func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 	p := &nsPlan{}
@@ -105,7 +117,7 @@ func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 			p.close()
 			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
 		}
-		if k, ok := entryOrder[typ]; ok {
+		if k, ok := entryOrder(typ); ok {
 			entry[k] = &nsFile{typ: typ, f: f}
 		} else {
 			p.parent = append(p.parent, nsFile{typ: typ, f: f})

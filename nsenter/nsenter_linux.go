@@ -21,25 +21,40 @@ type Join struct {
 	ChildFD int
 }
 
-// nsTypes maps runtime-spec namespace types to their CLONE_NEW* flag and
+// nsEntry is a runtime-spec namespace type, its CLONE_NEW* flag and its
 // entry stage letter (0: the entry stage cannot join it).
-var nsTypes = map[string]struct {
+type nsEntry struct {
+	name   string
 	flag   uintptr
 	letter byte
-}{
-	"pid":     {unix.CLONE_NEWPID, 0},
-	"network": {unix.CLONE_NEWNET, 'n'},
-	"mount":   {unix.CLONE_NEWNS, 'm'},
-	"ipc":     {unix.CLONE_NEWIPC, 'i'},
-	"uts":     {unix.CLONE_NEWUTS, 'h'},
-	"user":    {unix.CLONE_NEWUSER, 'u'},
-	"cgroup":  {unix.CLONE_NEWCGROUP, 'c'},
-	"time":    {unix.CLONE_NEWTIME, 't'},
+}
+
+// nsTypes is a table rather than a map: a map literal is built at the start
+// of every rt process, the container's init included.
+var nsTypes = []nsEntry{
+	{"pid", unix.CLONE_NEWPID, 0},
+	{"network", unix.CLONE_NEWNET, 'n'},
+	{"mount", unix.CLONE_NEWNS, 'm'},
+	{"ipc", unix.CLONE_NEWIPC, 'i'},
+	{"uts", unix.CLONE_NEWUTS, 'h'},
+	{"user", unix.CLONE_NEWUSER, 'u'},
+	{"cgroup", unix.CLONE_NEWCGROUP, 'c'},
+	{"time", unix.CLONE_NEWTIME, 't'},
+}
+
+// lookupNSType returns the entry of nsTypes for a runtime-spec type.
+func lookupNSType(name string) (nsEntry, bool) {
+	for _, t := range nsTypes {
+		if t.name == name {
+			return t, true
+		}
+	}
+	return nsEntry{}, false
 }
 
 // CloneFlag returns the CLONE_NEW* flag of a runtime-spec namespace type.
 func CloneFlag(nsType string) (uintptr, error) {
-	t, ok := nsTypes[nsType]
+	t, ok := lookupNSType(nsType)
 	if !ok {
 		return 0, fmt.Errorf("unknown namespace type %q", nsType)
 	}
@@ -48,9 +63,9 @@ func CloneFlag(nsType string) (uintptr, error) {
 
 // typeName is the inverse of CloneFlag, for error messages.
 func typeName(flag uintptr) string {
-	for name, t := range nsTypes {
+	for _, t := range nsTypes {
 		if t.flag == flag {
-			return name
+			return t.name
 		}
 	}
 	return fmt.Sprintf("unknown (%#x)", flag)
@@ -170,12 +185,9 @@ func EntryEnv(joins []Join) (string, error) {
 	var b strings.Builder
 	b.WriteString(EnvName + "=")
 	for _, j := range joins {
-		t, ok := nsTypes[j.Type]
+		t, ok := lookupNSType(j.Type)
 		if j.Type == CgroupTasks {
-			t, ok = struct {
-				flag   uintptr
-				letter byte
-			}{0, 'g'}, true
+			t, ok = nsEntry{name: CgroupTasks, letter: 'g'}, true
 		}
 		if !ok {
 			return "", fmt.Errorf("unknown namespace type %q", j.Type)

@@ -86,9 +86,9 @@ func stageError(set bool, val string) error {
 				stageFD, stageIndex, EnvName, val, syscall.Errno(stageErrno))
 		}
 		typ := fmt.Sprintf("%q", stageLetter)
-		for name, t := range nsTypes {
+		for _, t := range nsTypes {
 			if t.letter == stageLetter {
-				typ = name
+				typ = t.name
 			}
 		}
 		return fmt.Errorf("nsenter entry stage: join %s namespace from fd %d (entry %d of %s=%q): setns: %w",

@@ -26,10 +26,16 @@ type Hierarchy struct {
 	Root        string   `json:"root"` // root of the mount inside the hierarchy
 }
 
-var knownControllers = map[string]bool{
-	"cpuset": true, "cpu": true, "cpuacct": true, "blkio": true, "io": true, "memory": true,
-	"devices": true, "freezer": true, "net_cls": true, "net_prio": true, "perf_event": true,
-	"hugetlb": true, "pids": true, "rdma": true, "misc": true, "debug": true,
+// knownController reports whether o is the name of a cgroup controller. A
+// switch, not a map: a map literal is built at the start of every rt
+// process, the container's init included.
+func knownController(o string) bool {
+	switch o {
+	case "cpuset", "cpu", "cpuacct", "blkio", "io", "memory", "devices", "freezer",
+		"net_cls", "net_prio", "perf_event", "hugetlb", "pids", "rdma", "misc", "debug":
+		return true
+	}
+	return false
 }
 
 // hostHierarchies lists the cgroup mounts directly below /sys/fs/cgroup
@@ -62,7 +68,7 @@ func HierarchiesFrom(mounts []*mountinfo.Info) []Hierarchy {
 		}
 		h := Hierarchy{Name: filepath.Base(m.Mountpoint), V2: m.FSType == "cgroup2", Mountpoint: m.Mountpoint, Root: m.Root}
 		for _, o := range strings.Split(m.VFSOptions, ",") {
-			if knownControllers[o] || strings.HasPrefix(o, "name=") {
+			if knownController(o) || strings.HasPrefix(o, "name=") {
 				h.Controllers = append(h.Controllers, o)
 			}
 		}

@@ -74,7 +74,7 @@ func FuzzParseMountOptions(f *testing.F) {
 		for bit := uintptr(1); bit != 0; bit <<= 1 {
 			var last *flagOpt
 			for _, p := range pieces {
-				if fo, ok := mountFlagOpts[p]; ok && fo.flag&bit != 0 {
+				if fo, ok := lookup(mountFlagOpts, p); ok && fo.flag&bit != 0 {
 					last = &fo
 				}
 			}
@@ -92,9 +92,9 @@ func FuzzParseMountOptions(f *testing.F) {
 		var data []string
 		var copyup, idmap, ridmap bool
 		for _, p := range pieces {
-			_, isFlag := mountFlagOpts[p]
-			_, isAttr := recAttrOpts[p]
-			pr, isProp := propagationOpts[p]
+			_, isFlag := lookup(mountFlagOpts, p)
+			_, isAttr := lookup(recAttrOpts, p)
+			pr, isProp := lookup(propagationOpts, p)
 			switch {
 			case isFlag, isAttr:
 			case isProp:

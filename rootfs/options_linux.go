@@ -34,56 +34,75 @@ func (o *MountOptions) IsBind() bool { return o.Flags&unix.MS_BIND != 0 }
 // HasRecAttr reports whether mount_setattr must be called.
 func (o *MountOptions) HasRecAttr() bool { return o.RecAttrSet != 0 || o.RecAttrClr != 0 }
 
+// option is an entry of a table of options. The tables are short and
+// searched in order (lookup): map literals would be built at the start of
+// every rt process, the container's init included.
+type option[T any] struct {
+	name string
+	v    T
+}
+
+// lookup returns the value of the option called name in t.
+func lookup[T any](t []option[T], name string) (T, bool) {
+	for _, o := range t {
+		if o.name == name {
+			return o.v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 type flagOpt struct {
 	clear bool
 	flag  uintptr
 }
 
-var mountFlagOpts = map[string]flagOpt{
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"atime":         {true, unix.MS_NOATIME},
-	"bind":          {false, unix.MS_BIND},
-	"defaults":      {false, 0},
-	"dev":           {true, unix.MS_NODEV},
-	"diratime":      {true, unix.MS_NODIRATIME},
-	"dirsync":       {false, unix.MS_DIRSYNC},
-	"exec":          {true, unix.MS_NOEXEC},
-	"iversion":      {false, unix.MS_I_VERSION},
-	"lazytime":      {false, unix.MS_LAZYTIME},
-	"loud":          {true, unix.MS_SILENT},
-	"mand":          {false, unix.MS_MANDLOCK},
-	"noatime":       {false, unix.MS_NOATIME},
-	"nodev":         {false, unix.MS_NODEV},
-	"nodiratime":    {false, unix.MS_NODIRATIME},
-	"noexec":        {false, unix.MS_NOEXEC},
-	"noiversion":    {true, unix.MS_I_VERSION},
-	"nolazytime":    {true, unix.MS_LAZYTIME},
-	"nomand":        {true, unix.MS_MANDLOCK},
-	"norelatime":    {true, unix.MS_RELATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME},
-	"nosuid":        {false, unix.MS_NOSUID},
-	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
-	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
-	"relatime":      {false, unix.MS_RELATIME},
-	"remount":       {false, unix.MS_REMOUNT},
-	"ro":            {false, unix.MS_RDONLY},
-	"rw":            {true, unix.MS_RDONLY},
-	"silent":        {false, unix.MS_SILENT},
-	"strictatime":   {false, unix.MS_STRICTATIME},
-	"suid":          {true, unix.MS_NOSUID},
-	"sync":          {false, unix.MS_SYNCHRONOUS},
-	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
+var mountFlagOpts = []option[flagOpt]{
+	{"async", flagOpt{true, unix.MS_SYNCHRONOUS}},
+	{"atime", flagOpt{true, unix.MS_NOATIME}},
+	{"bind", flagOpt{false, unix.MS_BIND}},
+	{"defaults", flagOpt{false, 0}},
+	{"dev", flagOpt{true, unix.MS_NODEV}},
+	{"diratime", flagOpt{true, unix.MS_NODIRATIME}},
+	{"dirsync", flagOpt{false, unix.MS_DIRSYNC}},
+	{"exec", flagOpt{true, unix.MS_NOEXEC}},
+	{"iversion", flagOpt{false, unix.MS_I_VERSION}},
+	{"lazytime", flagOpt{false, unix.MS_LAZYTIME}},
+	{"loud", flagOpt{true, unix.MS_SILENT}},
+	{"mand", flagOpt{false, unix.MS_MANDLOCK}},
+	{"noatime", flagOpt{false, unix.MS_NOATIME}},
+	{"nodev", flagOpt{false, unix.MS_NODEV}},
+	{"nodiratime", flagOpt{false, unix.MS_NODIRATIME}},
+	{"noexec", flagOpt{false, unix.MS_NOEXEC}},
+	{"noiversion", flagOpt{true, unix.MS_I_VERSION}},
+	{"nolazytime", flagOpt{true, unix.MS_LAZYTIME}},
+	{"nomand", flagOpt{true, unix.MS_MANDLOCK}},
+	{"norelatime", flagOpt{true, unix.MS_RELATIME}},
+	{"nostrictatime", flagOpt{true, unix.MS_STRICTATIME}},
+	{"nosuid", flagOpt{false, unix.MS_NOSUID}},
+	{"nosymfollow", flagOpt{false, unix.MS_NOSYMFOLLOW}},
+	{"rbind", flagOpt{false, unix.MS_BIND | unix.MS_REC}},
+	{"relatime", flagOpt{false, unix.MS_RELATIME}},
+	{"remount", flagOpt{false, unix.MS_REMOUNT}},
+	{"ro", flagOpt{false, unix.MS_RDONLY}},
+	{"rw", flagOpt{true, unix.MS_RDONLY}},
+	{"silent", flagOpt{false, unix.MS_SILENT}},
+	{"strictatime", flagOpt{false, unix.MS_STRICTATIME}},
+	{"suid", flagOpt{true, unix.MS_NOSUID}},
+	{"sync", flagOpt{false, unix.MS_SYNCHRONOUS}},
+	{"symfollow", flagOpt{true, unix.MS_NOSYMFOLLOW}},
 }
 
-var propagationOpts = map[string]uintptr{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+var propagationOpts = []option[uintptr]{
+	{"private", unix.MS_PRIVATE},
+	{"rprivate", unix.MS_PRIVATE | unix.MS_REC},
+	{"shared", unix.MS_SHARED},
+	{"rshared", unix.MS_SHARED | unix.MS_REC},
+	{"slave", unix.MS_SLAVE},
+	{"rslave", unix.MS_SLAVE | unix.MS_REC},
+	{"unbindable", unix.MS_UNBINDABLE},
+	{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC},
 }
 
 type attrOpt struct {
@@ -93,31 +112,35 @@ type attrOpt struct {
 
 // recAttrOpts follow runc: atime modes are values inside MOUNT_ATTR__ATIME,
 // so setting or clearing one must also clear the whole field.
-var recAttrOpts = map[string]attrOpt{
-	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
-	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
-	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
-	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
-	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
-	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+var recAttrOpts = []option[attrOpt]{
+	{"rro", attrOpt{false, unix.MOUNT_ATTR_RDONLY}},
+	{"rrw", attrOpt{true, unix.MOUNT_ATTR_RDONLY}},
+	{"rnosuid", attrOpt{false, unix.MOUNT_ATTR_NOSUID}},
+	{"rsuid", attrOpt{true, unix.MOUNT_ATTR_NOSUID}},
+	{"rnodev", attrOpt{false, unix.MOUNT_ATTR_NODEV}},
+	{"rdev", attrOpt{true, unix.MOUNT_ATTR_NODEV}},
+	{"rnoexec", attrOpt{false, unix.MOUNT_ATTR_NOEXEC}},
+	{"rexec", attrOpt{true, unix.MOUNT_ATTR_NOEXEC}},
+	{"rnodiratime", attrOpt{false, unix.MOUNT_ATTR_NODIRATIME}},
+	{"rdiratime", attrOpt{true, unix.MOUNT_ATTR_NODIRATIME}},
+	{"rrelatime", attrOpt{false, unix.MOUNT_ATTR_RELATIME}},
+	{"rnorelatime", attrOpt{true, unix.MOUNT_ATTR_RELATIME}},
+	{"rnoatime", attrOpt{false, unix.MOUNT_ATTR_NOATIME}},
+	{"ratime", attrOpt{true, unix.MOUNT_ATTR_NOATIME}},
+	{"rstrictatime", attrOpt{false, unix.MOUNT_ATTR_STRICTATIME}},
+	{"rnostrictatime", attrOpt{true, unix.MOUNT_ATTR_STRICTATIME}},
+	{"rnosymfollow", attrOpt{false, unix.MOUNT_ATTR_NOSYMFOLLOW}},
+	{"rsymfollow", attrOpt{true, unix.MOUNT_ATTR_NOSYMFOLLOW}},
 }
 
-// atimeAttrs are the r* options that select an access-time mode.
-var atimeAttrs = map[string]bool{
-	"rrelatime": true, "rnorelatime": true, "rnoatime": true,
-	"ratime": true, "rstrictatime": true, "rnostrictatime": true,
+// atimeAttr reports whether opt is an r* option that selects an
+// access-time mode.
+func atimeAttr(opt string) bool {
+	switch opt {
+	case "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime":
+		return true
+	}
+	return false
 }
 
 // ParseMountOptions turns an OCI mount options list into flags,
@@ -135,7 +158,7 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 			if strings.ContainsRune(opt, 0) {
 				return MountOptions{}, fmt.Errorf("mount option %q: contains a NUL byte", opt)
 			}
-			if f, ok := mountFlagOpts[opt]; ok {
+			if f, ok := lookup(mountFlagOpts, opt); ok {
 				if f.clear {
 					o.Flags &^= f.flag
 					o.ClearFlags |= f.flag
@@ -145,23 +168,23 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 				}
 				continue
 			}
-			if p, ok := propagationOpts[opt]; ok {
+			if p, ok := lookup(propagationOpts, opt); ok {
 				o.Propagation = append(o.Propagation, p)
 				continue
 			}
-			if a, ok := recAttrOpts[opt]; ok {
+			if a, ok := lookup(recAttrOpts, opt); ok {
 				if a.clear {
 					o.RecAttrClr |= a.attr
 					o.RecAttrSet &^= a.attr
 				} else {
-					if atimeAttrs[opt] {
+					if atimeAttr(opt) {
 						// Only one access-time mode can be set.
 						o.RecAttrSet &^= unix.MOUNT_ATTR__ATIME
 					}
 					o.RecAttrSet |= a.attr
 					o.RecAttrClr &^= a.attr
 				}
-				if atimeAttrs[opt] {
+				if atimeAttr(opt) {
 					o.RecAttrClr |= unix.MOUNT_ATTR__ATIME
 				}
 				continue
@@ -188,7 +211,7 @@ func ParsePropagation(p string) (uintptr, error) {
 	if p == "" {
 		return 0, nil
 	}
-	f, ok := propagationOpts[p]
+	f, ok := lookup(propagationOpts, p)
 	if !ok {
 		return 0, fmt.Errorf("linux.rootfsPropagation %q: unknown propagation", p)
 	}
@@ -199,14 +222,14 @@ func ParsePropagation(p string) (uintptr, error) {
 // features command. idmap and ridmap are left out: they are refused.
 func KnownMountOptions() []string {
 	var res []string
-	for o := range mountFlagOpts {
-		res = append(res, o)
+	for _, o := range mountFlagOpts {
+		res = append(res, o.name)
 	}
-	for o := range propagationOpts {
-		res = append(res, o)
+	for _, o := range propagationOpts {
+		res = append(res, o.name)
 	}
-	for o := range recAttrOpts {
-		res = append(res, o)
+	for _, o := range recAttrOpts {
+		res = append(res, o.name)
 	}
 	res = append(res, "tmpcopyup")
 	slices.Sort(res)

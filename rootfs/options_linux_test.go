@@ -200,4 +200,9 @@ func TestKnownMountOptions(t *testing.T) {
 	if slices.Contains(known, "idmap") || !slices.IsSorted(known) {
 		t.Errorf("KnownMountOptions: %v", known)
 	}
+	// The option tables are searched in order: a name listed twice would
+	// shadow its second entry (a map literal refused duplicates).
+	if c := slices.Compact(slices.Clone(known)); len(c) != len(known) {
+		t.Errorf("an option is listed twice: %v", known)
+	}
 }

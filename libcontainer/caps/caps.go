@@ -10,16 +10,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// byName maps "CAP_X" to its number, for every capability that
-// moby/sys/capability knows (which may exceed what the running kernel supports).
-var byName = func() map[string]capability.Cap {
-	m := make(map[string]capability.Cap)
-	for _, c := range capability.ListKnown() {
-		m["CAP_"+strings.ToUpper(c.String())] = c
-	}
-	return m
-}()
-
 // Known returns the names of every capability rt recognises ("CAP_CHOWN", …),
 // in kernel order, for the features command. Some may be newer than the
 // running kernel: those are warned about and skipped by Apply.
@@ -32,10 +22,98 @@ func Known() []string {
 	return names
 }
 
-// Parse returns the capability named name ("CAP_CHOWN") and whether the name is known.
+// Parse returns the capability named name ("CAP_CHOWN") and whether the name
+// is known: every capability moby/sys/capability knows (which may exceed
+// what the running kernel supports; TestParseName checks the list is
+// complete). A switch rather than a map built from capability.ListKnown:
+// that map would be built at the start of every rt process, the
+// container's init included.
 func Parse(name string) (capability.Cap, bool) {
-	c, ok := byName[name]
-	return c, ok
+	switch name {
+	case "CAP_CHOWN":
+		return capability.CAP_CHOWN, true
+	case "CAP_DAC_OVERRIDE":
+		return capability.CAP_DAC_OVERRIDE, true
+	case "CAP_DAC_READ_SEARCH":
+		return capability.CAP_DAC_READ_SEARCH, true
+	case "CAP_FOWNER":
+		return capability.CAP_FOWNER, true
+	case "CAP_FSETID":
+		return capability.CAP_FSETID, true
+	case "CAP_KILL":
+		return capability.CAP_KILL, true
+	case "CAP_SETGID":
+		return capability.CAP_SETGID, true
+	case "CAP_SETUID":
+		return capability.CAP_SETUID, true
+	case "CAP_SETPCAP":
+		return capability.CAP_SETPCAP, true
+	case "CAP_LINUX_IMMUTABLE":
+		return capability.CAP_LINUX_IMMUTABLE, true
+	case "CAP_NET_BIND_SERVICE":
+		return capability.CAP_NET_BIND_SERVICE, true
+	case "CAP_NET_BROADCAST":
+		return capability.CAP_NET_BROADCAST, true
+	case "CAP_NET_ADMIN":
+		return capability.CAP_NET_ADMIN, true
+	case "CAP_NET_RAW":
+		return capability.CAP_NET_RAW, true
+	case "CAP_IPC_LOCK":
+		return capability.CAP_IPC_LOCK, true
+	case "CAP_IPC_OWNER":
+		return capability.CAP_IPC_OWNER, true
+	case "CAP_SYS_MODULE":
+		return capability.CAP_SYS_MODULE, true
+	case "CAP_SYS_RAWIO":
+		return capability.CAP_SYS_RAWIO, true
+	case "CAP_SYS_CHROOT":
+		return capability.CAP_SYS_CHROOT, true
+	case "CAP_SYS_PTRACE":
+		return capability.CAP_SYS_PTRACE, true
+	case "CAP_SYS_PACCT":
+		return capability.CAP_SYS_PACCT, true
+	case "CAP_SYS_ADMIN":
+		return capability.CAP_SYS_ADMIN, true
+	case "CAP_SYS_BOOT":
+		return capability.CAP_SYS_BOOT, true
+	case "CAP_SYS_NICE":
+		return capability.CAP_SYS_NICE, true
+	case "CAP_SYS_RESOURCE":
+		return capability.CAP_SYS_RESOURCE, true
+	case "CAP_SYS_TIME":
+		return capability.CAP_SYS_TIME, true
+	case "CAP_SYS_TTY_CONFIG":
+		return capability.CAP_SYS_TTY_CONFIG, true
+	case "CAP_MKNOD":
+		return capability.CAP_MKNOD, true
+	case "CAP_LEASE":
+		return capability.CAP_LEASE, true
+	case "CAP_AUDIT_WRITE":
+		return capability.CAP_AUDIT_WRITE, true
+	case "CAP_AUDIT_CONTROL":
+		return capability.CAP_AUDIT_CONTROL, true
+	case "CAP_SETFCAP":
+		return capability.CAP_SETFCAP, true
+	case "CAP_MAC_OVERRIDE":
+		return capability.CAP_MAC_OVERRIDE, true
+	case "CAP_MAC_ADMIN":
+		return capability.CAP_MAC_ADMIN, true
+	case "CAP_SYSLOG":
+		return capability.CAP_SYSLOG, true
+	case "CAP_WAKE_ALARM":
+		return capability.CAP_WAKE_ALARM, true
+	case "CAP_BLOCK_SUSPEND":
+		return capability.CAP_BLOCK_SUSPEND, true
+	case "CAP_AUDIT_READ":
+		return capability.CAP_AUDIT_READ, true
+	case "CAP_PERFMON":
+		return capability.CAP_PERFMON, true
+	case "CAP_BPF":
+		return capability.CAP_BPF, true
+	case "CAP_CHECKPOINT_RESTORE":
+		return capability.CAP_CHECKPOINT_RESTORE, true
+	}
+	return 0, false
 }
 
 // Name returns the OCI name of c ("CAP_CHOWN").
@@ -70,7 +148,7 @@ func Validate(c *specs.LinuxCapabilities) error {
 	}
 	for _, s := range sets(c) {
 		for i, n := range s.names {
-			if _, ok := byName[n]; !ok {
+			if _, ok := Parse(n); !ok {
 				return fmt.Errorf("%s[%d]: unknown capability %q", s.name, i, n)
 			}
 		}
@@ -95,7 +173,7 @@ func resolve(c *specs.LinuxCapabilities, available func(capability.Cap) bool) re
 	seen := make(map[string]bool)
 	for _, s := range sets(c) {
 		for _, n := range s.names {
-			cp := byName[n]
+			cp, _ := Parse(n)
 			if !available(cp) {
 				if !seen[n] {
 					seen[n] = true

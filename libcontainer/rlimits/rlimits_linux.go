@@ -18,29 +18,44 @@ type Rlimit struct {
 	Hard uint64
 }
 
-// byName lists every resource that getrlimit(2) documents on Linux.
-var byName = map[string]int{
-	"RLIMIT_AS":         unix.RLIMIT_AS,
-	"RLIMIT_CORE":       unix.RLIMIT_CORE,
-	"RLIMIT_CPU":        unix.RLIMIT_CPU,
-	"RLIMIT_DATA":       unix.RLIMIT_DATA,
-	"RLIMIT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLIMIT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLIMIT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE":       unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLIMIT_NPROC":      unix.RLIMIT_NPROC,
-	"RLIMIT_RSS":        unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK":      unix.RLIMIT_STACK,
+// resources lists every resource that getrlimit(2) documents on Linux. A
+// table searched in order rather than a map: a map literal is built at the
+// start of every rt process, the container's init included.
+var resources = []struct {
+	name string
+	res  int
+}{
+	{"RLIMIT_AS", unix.RLIMIT_AS},
+	{"RLIMIT_CORE", unix.RLIMIT_CORE},
+	{"RLIMIT_CPU", unix.RLIMIT_CPU},
+	{"RLIMIT_DATA", unix.RLIMIT_DATA},
+	{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE},
+	{"RLIMIT_LOCKS", unix.RLIMIT_LOCKS},
+	{"RLIMIT_MEMLOCK", unix.RLIMIT_MEMLOCK},
+	{"RLIMIT_MSGQUEUE", unix.RLIMIT_MSGQUEUE},
+	{"RLIMIT_NICE", unix.RLIMIT_NICE},
+	{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE},
+	{"RLIMIT_NPROC", unix.RLIMIT_NPROC},
+	{"RLIMIT_RSS", unix.RLIMIT_RSS},
+	{"RLIMIT_RTPRIO", unix.RLIMIT_RTPRIO},
+	{"RLIMIT_RTTIME", unix.RLIMIT_RTTIME},
+	{"RLIMIT_SIGPENDING", unix.RLIMIT_SIGPENDING},
+	{"RLIMIT_STACK", unix.RLIMIT_STACK},
+}
+
+// resource returns the RLIMIT_* number of name ("RLIMIT_NOFILE").
+func resource(name string) (int, bool) {
+	for _, r := range resources {
+		if r.name == name {
+			return r.res, true
+		}
+	}
+	return 0, false
 }
 
 // Known reports whether name ("RLIMIT_NOFILE") is a Linux resource limit.
 func Known(name string) bool {
-	_, ok := byName[name]
+	_, ok := resource(name)
 	return ok
 }
 
@@ -53,7 +68,7 @@ func Parse(r []specs.POSIXRlimit) ([]Rlimit, error) {
 	out := make([]Rlimit, 0, len(r))
 	seen := make(map[string]int, len(r))
 	for i, l := range r {
-		t, ok := byName[l.Type]
+		t, ok := resource(l.Type)
 		if !ok {
 			return nil, fmt.Errorf("rlimits[%d].type: unknown resource limit %q", i, l.Type)
 		}

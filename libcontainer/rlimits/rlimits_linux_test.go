@@ -22,8 +22,8 @@ func TestParse(t *testing.T) {
 		{"none", nil, ""},
 		{"all types", func() []specs.POSIXRlimit {
 			var r []specs.POSIXRlimit
-			for n := range byName {
-				r = append(r, specs.POSIXRlimit{Type: n, Soft: 1, Hard: 2})
+			for _, res := range resources {
+				r = append(r, specs.POSIXRlimit{Type: res.name, Soft: 1, Hard: 2})
 			}
 			return r
 		}(), ""},
@@ -45,7 +45,7 @@ func TestParse(t *testing.T) {
 					t.Fatalf("got %d limits, want %d", len(got), len(tt.in))
 				}
 				for i := range got {
-					if got[i].Name != tt.in[i].Type || got[i].Type != byName[tt.in[i].Type] || got[i].Soft != tt.in[i].Soft || got[i].Hard != tt.in[i].Hard {
+					if res, _ := resource(tt.in[i].Type); got[i].Name != tt.in[i].Type || got[i].Type != res || got[i].Soft != tt.in[i].Soft || got[i].Hard != tt.in[i].Hard {
 						t.Errorf("[%d] = %+v from %+v", i, got[i], tt.in[i])
 					}
 				}

@@ -41,14 +41,27 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, 
 	return libseccomp.ActInvalid, fmt.Errorf("unknown action %q", a)
 }
 
-var operators = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
-	specs.OpNotEqual:     libseccomp.CompareNotEqual,
-	specs.OpLessThan:     libseccomp.CompareLess,
-	specs.OpLessEqual:    libseccomp.CompareLessOrEqual,
-	specs.OpEqualTo:      libseccomp.CompareEqual,
-	specs.OpGreaterEqual: libseccomp.CompareGreaterEqual,
-	specs.OpGreaterThan:  libseccomp.CompareGreater,
-	specs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
+// operator converts an argument comparison; libseccomp rejects the zero
+// value it returns for an unknown one. (A switch: a map literal is built at
+// the start of every rt process, the container's init included.)
+func operator(op specs.LinuxSeccompOperator) libseccomp.ScmpCompareOp {
+	switch op {
+	case specs.OpNotEqual:
+		return libseccomp.CompareNotEqual
+	case specs.OpLessThan:
+		return libseccomp.CompareLess
+	case specs.OpLessEqual:
+		return libseccomp.CompareLessOrEqual
+	case specs.OpEqualTo:
+		return libseccomp.CompareEqual
+	case specs.OpGreaterEqual:
+		return libseccomp.CompareGreaterEqual
+	case specs.OpGreaterThan:
+		return libseccomp.CompareGreater
+	case specs.OpMaskedEqual:
+		return libseccomp.CompareMaskedEqual
+	}
+	return libseccomp.CompareInvalid
 }
 
 // Compile builds the BPF program of s. Syscall names libseccomp does not
@@ -116,9 +129,9 @@ func addRule(f *libseccomp.ScmpFilter, call libseccomp.ScmpSyscall, act libsecco
 		var c libseccomp.ScmpCondition
 		var err error
 		if a.Op == specs.OpMaskedEqual {
-			c, err = libseccomp.MakeCondition(a.Index, operators[a.Op], a.Value, a.ValueTwo)
+			c, err = libseccomp.MakeCondition(a.Index, operator(a.Op), a.Value, a.ValueTwo)
 		} else {
-			c, err = libseccomp.MakeCondition(a.Index, operators[a.Op], a.Value)
+			c, err = libseccomp.MakeCondition(a.Index, operator(a.Op), a.Value)
 		}
 		if err != nil {
 			return err

@@ -45,7 +45,7 @@ func LoadListener(prog []byte, flags uint) (int, error) {
 func SupportedFlags() []string {
 	var out []string
 	for _, name := range Flags {
-		bit := flagBits[specsFlag(name)]
+		bit, _ := flagBit(specsFlag(name))
 		if name == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" {
 			bit |= 8 // only valid with NEW_LISTENER, which rt sets for listenerPath
 		}

@@ -39,12 +39,20 @@ var Flags = []string{
 	"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 }
 
-// flagBits are the seccomp(2) values of Flags.
-var flagBits = map[specs.LinuxSeccompFlag]uint{
-	"SECCOMP_FILTER_FLAG_TSYNC":              1,
-	specs.LinuxSeccompFlagLog:                2,
-	specs.LinuxSeccompFlagSpecAllow:          4,
-	"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
+// flagBit is the seccomp(2) value of one of Flags. (A switch: a map literal
+// is built at the start of every rt process, the container's init included.)
+func flagBit(f specs.LinuxSeccompFlag) (uint, bool) {
+	switch f {
+	case "SECCOMP_FILTER_FLAG_TSYNC":
+		return 1, true
+	case specs.LinuxSeccompFlagLog:
+		return 2, true
+	case specs.LinuxSeccompFlagSpecAllow:
+		return 4, true
+	case "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV":
+		return 32, true
+	}
+	return 0, false
 }
 
 // NeedsListener reports whether the filter needs a notify fd passed to
@@ -59,7 +67,7 @@ func specsFlag(s string) specs.LinuxSeccompFlag { return specs.LinuxSeccompFlag(
 func FlagBits(flags []specs.LinuxSeccompFlag) (uint, error) {
 	var bits uint
 	for i, f := range flags {
-		b, ok := flagBits[f]
+		b, ok := flagBit(f)
 		if !ok {
 			return 0, fmt.Errorf("linux.seccomp.flags[%d]: unknown flag %q", i, f)
 		}

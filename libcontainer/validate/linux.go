@@ -240,10 +240,16 @@ func deviceCgroup(r *specs.LinuxResources) error {
 	return nil
 }
 
-// ipcSysctls are the kernel.* sysctls namespaced by the IPC namespace.
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+// ipcSysctl reports whether k is one of the kernel.* sysctls namespaced by
+// the IPC namespace. (A switch: a map literal is built at the start of
+// every rt process, the container's init included.)
+func ipcSysctl(k string) bool {
+	switch k {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced":
+		return true
+	}
+	return false
 }
 
 // sysctl follows runc: only namespaced sysctls are allowed, and only when the
@@ -257,7 +263,7 @@ func sysctl(m map[string]string, ns namespaces) error {
 			return errf(f, "not a valid sysctl name")
 		}
 		switch {
-		case ipcSysctls[k] || strings.HasPrefix(k, "fs.mqueue."):
+		case ipcSysctl(k) || strings.HasPrefix(k, "fs.mqueue."):
 			if _, ok := ns.index[specs.IPCNamespace]; !ok {
 				return errf(f, "needs an ipc namespace (it would change the host's)")
 			}
