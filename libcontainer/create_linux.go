@@ -395,6 +395,20 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	if err := parentSync.send(done); err != nil {
 		return fail(fmt.Errorf("send hooks-done: %w", err))
 	}
+	// The final state and the pid file are written now, while init sets
+	// up the rest, and renamed into place once it is ready.
+	final, err := st.prepareCreated(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer final.file.abort()
+	var pidFile *pendingFile
+	if o.PidFile != "" {
+		if pidFile, err = pendingPidFile(o.PidFile, proc.Pid); err != nil {
+			return nil, err
+		}
+		defer pidFile.abort()
+	}
 	listen := func(fd int) error {
 		return sendToListener(spec.Linux.Seccomp, proc.Pid, c.hookState(Creating), fd)
 	}
@@ -403,15 +417,14 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	}
 	t.mark("init: rootfs, process setup")
 
-	st.Creating = false
-	if err := st.save(c.dir); err != nil {
+	if err := final.commit(); err != nil {
 		return nil, err
 	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
-			return nil, err
+	if pidFile != nil {
+		if err := pidFile.commit(); err != nil {
+			return nil, fmt.Errorf("write pid file %s: %w", o.PidFile, err)
 		}
-		undo.add(func() { os.Remove(o.PidFile) })
+		undo.add(func() { os.Remove(pidFile.path) })
 	}
 	t.mark("write state")
 	return proc, nil
@@ -600,14 +613,27 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 }
 
 func writePidFile(path string, pid int) error {
-	abs, err := filepath.Abs(path)
+	f, err := pendingPidFile(path, pid)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := f.commit(); err != nil {
 		return fmt.Errorf("write pid file %s: %w", path, err)
 	}
 	return nil
+}
+
+// pendingPidFile writes the pid file under a temporary name next to it.
+func pendingPidFile(path string, pid int) (*pendingFile, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := writePending(abs, []byte(strconv.Itoa(pid)), 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // ownerName is the user running rt, from the host's /etc/passwd (read

@@ -71,14 +71,26 @@ func ValidateID(id string) error {
 }
 
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	p, err := writePending(path, data, perm)
 	if err != nil {
 		return err
 	}
-	fail := func(err error) error {
+	return p.commit()
+}
+
+// pendingFile is a file written under a temporary name next to its path,
+// for a rename to put in place (commit) or to be removed (abort).
+type pendingFile struct{ tmp, path string }
+
+func writePending(path string, data []byte, perm os.FileMode) (*pendingFile, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*pendingFile, error) {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return err
+		return nil, err
 	}
 	if _, err := tmp.Write(data); err != nil {
 		return fail(err)
@@ -90,13 +102,26 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
-		return err
+		return nil, err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
+	return &pendingFile{tmp: tmp.Name(), path: path}, nil
+}
+
+func (p *pendingFile) commit() error {
+	err := os.Rename(p.tmp, p.path)
+	if err != nil {
+		os.Remove(p.tmp)
 	}
-	return nil
+	p.tmp = ""
+	return err
+}
+
+// abort removes the file unless it was committed; nil does nothing.
+func (p *pendingFile) abort() {
+	if p != nil && p.tmp != "" {
+		os.Remove(p.tmp)
+		p.tmp = ""
+	}
 }
 
 func (s *State) save(dir string) error {
@@ -108,6 +133,36 @@ func (s *State) save(dir string) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	s.raw = b
+	return nil
+}
+
+// pendingState is s as it will be once create is done (not Creating),
+// written ahead; commit puts it in place.
+type pendingState struct {
+	file *pendingFile
+	s    *State
+	raw  []byte
+}
+
+func (s *State) prepareCreated(dir string) (*pendingState, error) {
+	next := *s
+	next.Creating = false
+	b, err := specjson.Marshal(&next, appendState)
+	if err != nil {
+		return nil, err
+	}
+	f, err := writePending(filepath.Join(dir, stateFile), b, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write state: %w", err)
+	}
+	return &pendingState{file: f, s: s, raw: b}, nil
+}
+
+func (p *pendingState) commit() error {
+	if err := p.file.commit(); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	p.s.Creating, p.s.raw = false, p.raw
 	return nil
 }
 

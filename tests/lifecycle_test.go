@@ -207,6 +207,21 @@ func TestPidFile(t *testing.T) {
 	}
 }
 
+// TestPidFileFailedCreate: a create that fails in init's last steps (its
+// cwd is a file), after the pid file was written ahead under a temporary
+// name, leaves nothing in the pid file's directory.
+func TestPidFileFailedCreate(t *testing.T) {
+	b := newBundle(t, args("true"), func(s *specs.Spec) { s.Process.Cwd = "/bin/busybox" })
+	dir := filepath.Join(b.Dir, "piddir")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.create("--pid-file", filepath.Join(dir, "init.pid")).mustFail(t, "cwd")
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("failed create left %v in the pid file's directory", ents)
+	}
+}
+
 // TestList: list shows the container, in table, json and quiet form.
 func TestList(t *testing.T) {
 	b := newBundle(t, args("sleep", "1000"))
