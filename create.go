@@ -31,14 +31,15 @@ var createCommand = &cli.Command{
 		if err := checkArgs(ctx, 1); err != nil {
 			return err
 		}
-		_, err := createContainer(ctx, nil, nil)
+		_, err := createContainer(ctx, nil, nil, nil)
 		return err
 	},
 }
 
 // createContainer creates the container; spec, when not nil, is the
-// bundle's config already loaded (run reads it first).
-func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair, spec *specs.Spec) (*libcontainer.Container, error) {
+// bundle's config already loaded (run reads it first), and whileInit, when
+// not nil, runs while init builds the root filesystem.
+func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair, spec *specs.Spec, whileInit func()) (*libcontainer.Container, error) {
 	r, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
@@ -56,6 +57,7 @@ func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair, spec *
 		NoSubreaper: ctx.Bool("no-subreaper"),
 		Foreground:  ctx.Command.Name == "run" && !ctx.Bool("detach"),
 		Spec:        spec,
+		WhileInit:   whileInit,
 	}
 	if console != nil {
 		o.Console = console.Theirs

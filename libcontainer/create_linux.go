@@ -44,6 +44,9 @@ type CreateOpts struct {
 	// Spec, when set, is the bundle's config.json already loaded (run
 	// reads it first); it is validated here all the same.
 	Spec *specs.Spec
+	// WhileInit, when set, runs once init has its config, while this
+	// process only waits for it to build the root filesystem.
+	WhileInit func()
 }
 
 // Create creates a container: everything but the user program runs. On any
@@ -348,6 +351,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 			return fail(fmt.Errorf("send config to init: %w", err))
 		}
+	}
+	if o.WhileInit != nil {
+		o.WhileInit()
 	}
 	// Compile the seccomp filter while init builds the root filesystem.
 	type compiled struct {

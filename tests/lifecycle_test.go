@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -270,6 +271,38 @@ func TestExitStatus(t *testing.T) {
 	}
 	if _, err := b.state(); err == nil {
 		t.Fatalf("foreground run left container %s behind", b.ID)
+	}
+}
+
+// TestRunForwardsSignals: run in the foreground passes the signals it gets
+// on to the container's init (here one that traps them) and returns its
+// exit status.
+func TestRunForwardsSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1} {
+		b := newBundle(t, shell(`trap 'exit 7' TERM HUP USR1; while :; do sleep 0.05; done`))
+		cmd, outF, errF := rtCommand(t, cmdOpts{}, "run", "--bundle", b.Dir, b.ID)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan result, 1)
+		go func() { done <- finish(t, cmd, cmd.Wait(), outF, errF) }()
+		st := b.waitStatus("running")
+		b.pid = st.Pid
+		registerContainerPid(st.Pid)
+		// The shell may not have set its trap yet: repeat until run ends.
+		var r result
+	wait:
+		for {
+			cmd.Process.Signal(sig)
+			select {
+			case r = <-done:
+				break wait
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if r.code != 7 {
+			t.Errorf("%v to a foreground run: %s, want the container's exit 7", sig, r)
+		}
 	}
 }
 
