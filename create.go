@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
@@ -58,6 +60,10 @@ func createContainer(ctx *cli.Context, console *libcontainer.ConsolePair, spec *
 		Foreground:  ctx.Command.Name == "run" && !ctx.Bool("detach"),
 		Spec:        spec,
 		WhileInit:   whileInit,
+		// run starts at once; with a terminal (the console proxy) or
+		// NOTIFY_SOCKET (bound at start) there is work in between.
+		StartNow: ctx.Command.Name == "run" && console == nil && ctx.String("console-socket") == "" &&
+			os.Getenv("NOTIFY_SOCKET") == "",
 	}
 	if console != nil {
 		o.Console = console.Theirs

@@ -40,8 +40,12 @@ type initConfig struct {
 	SeccompFlags  uint   `json:"seccomp_flags,omitempty"`
 	SeccompNotify bool   `json:"seccomp_notify,omitempty"`
 
-	ExecListenFD int `json:"exec_listen_fd"`
-	ConsoleFD    int `json:"console_fd"` // -1 when no terminal
-	PassedFDs    int `json:"passed_fds"` // fds 3..3+PassedFDs-1 go to the container
-	ListenFDs    int `json:"listen_fds"` // LISTEN_FDS for socket activation, 0 if unset
+	// StartNow: no `start` will come (run); init execs the user program
+	// right after msgReady, reporting on the sync socket, and
+	// ExecListenFD is -1.
+	StartNow     bool `json:"start_now,omitempty"`
+	ExecListenFD int  `json:"exec_listen_fd"`
+	ConsoleFD    int  `json:"console_fd"` // -1 when no terminal
+	PassedFDs    int  `json:"passed_fds"` // fds 3..3+PassedFDs-1 go to the container
+	ListenFDs    int  `json:"listen_fds"` // LISTEN_FDS for socket activation, 0 if unset
 }

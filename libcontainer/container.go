@@ -28,6 +28,9 @@ type Container struct {
 	init *os.Process
 	// notify relays the container's READY= after start (NOTIFY_SOCKET).
 	notify *notifyRelay
+	// startNow is the sync socket of an init created with StartNow, which
+	// Start reads to learn that the user program runs.
+	startNow *syncConn
 }
 
 // ID returns the container id.

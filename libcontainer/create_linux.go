@@ -47,6 +47,11 @@ type CreateOpts struct {
 	// WhileInit, when set, runs once init has its config, while this
 	// process only waits for it to build the root filesystem.
 	WhileInit func()
+	// StartNow: the caller starts the container right after create (run
+	// without a terminal or NOTIFY_SOCKET, which need steps in between):
+	// init does not wait for `start` on exec.sock but execs the user
+	// program once ready, and Start only waits for that.
+	StartNow bool
 }
 
 // Create creates a container: everything but the user program runs. On any
@@ -167,14 +172,21 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	if err != nil {
 		return nil, err
 	}
-	defer parentSync.f.Close()
+	keepSync := false
+	defer func() {
+		if !keepSync {
+			parentSync.f.Close()
+		}
+	}()
 	defer childSync.Close()
 
-	listener, err := listenExecSock(c.dir)
-	if err != nil {
-		return nil, err
+	var listener *os.File
+	if !o.StartNow {
+		if listener, err = listenExecSock(c.dir); err != nil {
+			return nil, err
+		}
+		defer listener.Close()
 	}
-	defer listener.Close()
 
 	listenFDs := socketActivationFDs()
 	passed := listenFDs + o.PreserveFDs
@@ -198,10 +210,14 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		Spec:         spec,
 		NoPivot:      o.NoPivot,
 		NoNewKeyring: o.NoNewKeyring,
-		ExecListenFD: childFD(listener),
+		ExecListenFD: -1,
+		StartNow:     o.StartNow,
 		ConsoleFD:    -1,
 		PassedFDs:    passed,
 		ListenFDs:    listenFDs,
+	}
+	if listener != nil {
+		cfg.ExecListenFD = childFD(listener)
 	}
 	if spec.Process != nil && spec.Process.Terminal {
 		con := o.Console
@@ -280,7 +296,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		t.mark("network namespace")
 	}
 	childSync.Close()
-	listener.Close()
+	if listener != nil {
+		listener.Close()
+	}
 	if err := c.recordInit(proc.Pid, mgr.Paths()); err != nil {
 		return nil, err
 	}
@@ -425,6 +443,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 
 	if err := final.commit(); err != nil {
 		return nil, err
+	}
+	if o.StartNow {
+		c.startNow, keepSync = parentSync, true
 	}
 	if pidFile != nil {
 		if err := pidFile.commit(); err != nil {

@@ -212,6 +212,9 @@ func (in *initProc) setupProcess() {
 		path, env = in.prepareProcess(p)
 	}
 	in.must("sync", in.conn.send(syncMsg{Type: msgReady}))
+	if cfg.StartNow {
+		in.startNow(path, env)
+	}
 	in.conn.f.Close()
 	in.conn = nil
 
@@ -246,6 +249,32 @@ func (in *initProc) setupProcess() {
 	}
 	err = unix.Exec(path, p.Args, env)
 	startFail(fmt.Sprintf("exec %s: %v", p.Args[0], err))
+}
+
+// startNow is the end of setupProcess for StartNow: no `start` will
+// connect, so init goes on at once and reports on the sync socket, which
+// is close-on-exec: the parent sees msgStarting, then EOF at the exec.
+func (in *initProc) startNow(path string, env []string) {
+	spec := in.cfg.Spec
+	p := spec.Process
+	if p == nil {
+		in.fatal("start", errors.New("config has no process to start"))
+	}
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		in.must("startContainer hook", runHooks("startContainer", spec.Hooks.StartContainer, in.hookState()))
+	}
+	// Quiet from here: the parent reads nothing but msgStarting, then EOF.
+	logrus.SetLevel(logrus.PanicLevel)
+	if in.seccomp != nil {
+		// As late as possible: the last syscalls of init are the send
+		// below and execve.
+		in.must("linux.seccomp", seccomp.Load(in.seccomp, in.seccompFlags))
+	}
+	in.must("sync", in.conn.send(syncMsg{Type: msgStarting}))
+	err := unix.Exec(path, p.Args, env)
+	// The parent stopped reading at msgStarting's EOF check: an error now
+	// is a message where it expects EOF, which it reports.
+	in.fatal("exec "+p.Args[0], err)
 }
 
 func unshareFSIfMount(flags uintptr) int {

@@ -19,6 +19,9 @@ import (
 // Start runs the user program of a created container, then the poststart
 // hooks.
 func (c *Container) Start() error {
+	if c.startNow != nil {
+		return c.startedNow()
+	}
 	lock, err := c.lock()
 	if err != nil {
 		return err
@@ -38,6 +41,11 @@ func (c *Container) Start() error {
 		return fmt.Errorf("start container %s: %w", c.ID(), err)
 	}
 	c.notify = notify
+	return c.poststart(notify)
+}
+
+// poststart runs the poststart hooks once the user program runs.
+func (c *Container) poststart(notify *notifyRelay) error {
 	if h := c.state.Config.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := runHooks("poststart", h.Poststart, c.hookState(Running)); err != nil {
 			// Spec 1.3: a failed poststart hook is an error and the container stops.
@@ -50,6 +58,37 @@ func (c *Container) Start() error {
 		}
 	}
 	return nil
+}
+
+// startedNow is Start for an init created with StartNow (by this process,
+// which kept the sync socket): init reports msgStarting and execs, which
+// closes the socket; then the poststart hooks run.
+func (c *Container) startedNow() error {
+	conn := c.startNow
+	c.startNow = nil
+	defer conn.f.Close()
+	err := func() error {
+		if _, err := conn.expect(msgStarting, nil); err != nil {
+			if errors.Is(err, errEOF) {
+				return errors.New("container init exited before starting the process")
+			}
+			return err
+		}
+		m, err := conn.recv(nil)
+		switch {
+		case errors.Is(err, errEOF):
+			return nil // the exec closed it
+		case err != nil:
+			return err
+		case m.Type == msgError:
+			return &stepError{Step: m.Step, Err: errors.New(m.Error)}
+		}
+		return fmt.Errorf("sync protocol: got message %q after %q", m.Type, msgStarting)
+	}()
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", c.ID(), err)
+	}
+	return c.poststart(nil)
 }
 
 // release connects to init's exec socket: init runs the startContainer hooks
@@ -183,6 +222,10 @@ func (c *Container) Delete(force bool) error {
 		if err := c.waitStopped(5 * time.Second); err != nil {
 			return err
 		}
+	} else if c.init != nil {
+		// Ours (run) and dead, maybe not reaped yet: a start that failed.
+		// Reaping an init that run already waited for does nothing.
+		c.init.Wait()
 	}
 	var errs []error
 	if len(c.state.CgroupPaths) > 0 {

@@ -24,6 +24,10 @@ package libcontainer
 //	                                 <---   msgReady  (init now blocks in accept on exec.sock)
 //	write state.json, pid file; exit
 //
+// With StartNow (run, which starts the container at once) there is no
+// exec.sock: after msgReady init runs the startContainer hooks and sends
+// msgStarting (or msgError) on this socket, and its exec closes it.
+//
 // At any point init may send msgLog (a log line to re-emit in the parent) or,
 // instead of the next expected message, msgError{step, error}: create then
 // fails with "<step>: <error>" and cleans up. A closed socket without
@@ -54,6 +58,8 @@ const (
 	msgError     msgType = "error"
 	msgLog       msgType = "log"
 	msgPid       msgType = "pid"
+	// msgStarting: StartNow's init execs the user program next.
+	msgStarting msgType = "starting"
 	// msgSeccompFd carries the seccomp notify fd (SCM_RIGHTS) for the
 	// parent to pass to linux.seccomp.listenerPath; msgSeccompDone answers.
 	msgSeccompFd   msgType = "seccomp-fd"

@@ -124,6 +124,19 @@ func TestHookFailure(t *testing.T) {
 			assertNothingLeft(t, b)
 		})
 	}
+	// startContainer runs in init at start: run (which starts at once,
+	// without exec.sock) and start both fail with the hook's error.
+	startFail := func(s *specs.Spec) { s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{fail}} }
+	t.Run("startContainer/run", func(t *testing.T) {
+		b := newBundle(t, args("true"), startFail)
+		b.run().mustFail(t, "startContainer hook")
+		assertNothingLeft(t, b)
+	})
+	t.Run("startContainer/start", func(t *testing.T) {
+		b := newBundle(t, args("true"), startFail)
+		b.create().mustOK(t)
+		rt(t, "start", b.ID).mustFail(t, "startContainer hook")
+	})
 	t.Run("timeout", func(t *testing.T) {
 		one := 1
 		b := newBundle(t, args("true"), func(s *specs.Spec) {

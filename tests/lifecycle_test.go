@@ -274,6 +274,26 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+// TestExecFormatError: a program that passes init's checks (an executable
+// file) but that execve refuses fails run, which starts at once, with
+// execve's error and leaves nothing; and fails start the same way.
+func TestExecFormatError(t *testing.T) {
+	mk := func() *bundle {
+		b := newBundle(t, args("/bin/not-elf"))
+		b.plantFile("/bin/not-elf", "\x00\x01 not a program")
+		if err := os.Chmod(b.rootfsPath("/bin/not-elf"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := mk()
+	b.run().mustFail(t, "exec format error")
+	assertNothingLeft(t, b)
+	b = mk()
+	b.create().mustOK(t)
+	rt(t, "start", b.ID).mustFail(t, "exec format error")
+}
+
 // TestRunForwardsSignals: run in the foreground passes the signals it gets
 // on to the container's init (here one that traps them) and returns its
 // exit status.
