@@ -25,7 +25,7 @@ type Container struct {
 	dir   string
 	state *State
 	// init is set when this process started the container's init (run).
-	init *os.Process
+	init *child
 	// notify relays the container's READY= after start (NOTIFY_SOCKET).
 	notify *notifyRelay
 	// startNow is the sync socket of an init created with StartNow, which

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -157,7 +156,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 }
 
 // startInit starts the init process and walks it through the sync protocol.
-func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manager, t *timer, undo *cleanups) (*os.Process, error) {
+func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manager, t *timer, undo *cleanups) (*child, error) {
 	st := c.state
 	// The sealed binary: a detached read-only clone of our own executable, so
 	// nothing in the container can ever write the host's rt (CVE-2019-5736).
@@ -275,15 +274,15 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	}
 	defer place.close()
 	t.mark("cgroup directories")
-	cmd, err := spawnInit(exe, extra, syncFD, ns, sys, place)
+	proc, err := spawnInit(exe, extra, syncFD, ns, sys, place)
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	t.mark("start init")
-	proc := cmd.Process
+	first := proc
 	undo.add(func() {
-		proc.Kill()
-		cmd.Wait()
+		first.Kill()
+		first.Wait()
 	})
 	netFD := -1
 	if ns.lateNet {
@@ -331,9 +330,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	}
 	t.mark("cgroups")
 
-	fail := func(err error) (*os.Process, error) {
+	fail := func(err error) (*child, error) {
 		if errors.Is(err, errEOF) || errors.Is(err, syscall.ECONNRESET) {
-			return nil, fmt.Errorf("container init died: %s", waitDescription(cmd))
+			return nil, fmt.Errorf("container init died: %s", waitDescription(proc))
 		}
 		return nil, err
 	}
@@ -354,8 +353,8 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		}
 		// The first child is gone (reaped here); the real init is its child,
 		// reparented to the nearest subreaper. From here on it is "proc".
-		cmd.Wait()
-		if proc, err = os.FindProcess(m.Pid); err != nil {
+		first.Wait()
+		if proc, err = openChild(m.Pid); err != nil {
 			return nil, err
 		}
 		undo.add(func() {
@@ -546,23 +545,12 @@ func socketActivationFDs() int {
 }
 
 // waitDescription reaps a dead init and says how it ended.
-func waitDescription(cmd *exec.Cmd) string {
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			hint := ""
-			if ws.Signal() == syscall.SIGKILL {
-				hint = " (OOM-killed? check the memory limit)"
-			}
-			return fmt.Sprintf("killed by signal %s%s", ws.Signal(), hint)
-		}
-		return ee.Error()
-	}
+func waitDescription(p *child) string {
+	ws, err := p.Wait()
 	if err != nil {
 		return err.Error()
 	}
-	return "exited with status 0"
+	return describeExit(ws)
 }
 
 // delegateCgroup hands the container's cgroup2 directory to its root when it
@@ -717,7 +705,7 @@ func sealedSelf() (*os.File, error) {
 // fds 3.., the namespaces the plan has for the entry stage follow them
 // (described in its environment variable), and the ones the plan has for
 // the parent are joined on the locked thread the child is forked from.
-func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *syscall.SysProcAttr, place *placement) (*exec.Cmd, error) {
+func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *syscall.SysProcAttr, place *placement) (*child, error) {
 	// GOMAXPROCS=1: the init does its work on one thread (see main); set
 	// here, the runtime starts with one P instead of changing it later
 	// with a stop-the-world.
@@ -747,34 +735,30 @@ func spawnInit(exe *os.File, extra []*os.File, syncFD int, plan *nsPlan, sys *sy
 		return nil, err
 	}
 	defer closeExe() // Start returns once the child has exec'd
-	start := func() (*exec.Cmd, error) {
-		cmd := &exec.Cmd{
-			Path:        path,
-			Args:        []string{"rt", "init"},
-			Env:         env,
-			Stdin:       os.Stdin,
-			Stdout:      os.Stdout,
-			Stderr:      os.Stderr,
-			ExtraFiles:  extra,
-			SysProcAttr: sys,
+	files := append([]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra...)
+	start := func() (*child, error) {
+		var p *child
+		run := func() (err error) {
+			p, err = startChild(path, []string{"rt", "init"}, env, files, sys)
+			return err
 		}
 		var err error
 		if len(plan.parent) > 0 {
-			err = nsenter.RunInNamespaces(plan.parentJoins(), cmd.Start)
+			err = nsenter.RunInNamespaces(plan.parentJoins(), run)
 		} else {
-			err = cmd.Start()
+			err = run()
 		}
-		return cmd, err
+		return p, err
 	}
 	if place.cgroup2 != nil {
 		// CLONE_INTO_CGROUP needs clone3 and a kernel of 5.7 or later;
 		// without, a plain clone, and the caller moves the child.
 		sys.UseCgroupFD, sys.CgroupFD = true, int(place.cgroup2.Fd())
-		cmd, err := start()
+		p, err := start()
 		sys.UseCgroupFD = false
 		if err == nil {
 			place.cloned = true
-			return cmd, nil
+			return p, nil
 		}
 		logrus.Debugf("create: clone into %s: %v; moving init there after a plain clone", place.cgroup2.Name(), err)
 	}
@@ -837,7 +821,7 @@ func (p *placement) close() {
 }
 
 // execPath returns "/proc/self/fd/N" for the sealed binary with N above
-// every fd the child receives: os/exec moves ExtraFiles into 3.. before it
+// every fd the child receives: its fork+exec moves the files into 0.. before it
 // resolves the path, which would otherwise name one of them.
 func execPath(exe *os.File, extra int) (string, func(), error) {
 	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 3+extra)

@@ -188,7 +188,7 @@ func clone3Allowed(s *specs.LinuxSeccomp) bool {
 
 // startDirect runs o from a prepared thread. fallback reports an error that
 // happened before the program could run: the re-exec path may still work.
-func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, err error) {
+func (c *Container) startDirect(o ExecOpts) (proc *child, fallback bool, err error) {
 	spec := c.state.Config
 	p := o.Process
 	t := newTimer(o.Timing)
@@ -365,7 +365,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *os.Process, fallback bool, er
 		return nil, false, &stepError{Step: "exec", Err: fmt.Errorf("exec %s: %w", p.Args[0], e)}
 	}
 	t.mark("exec: cgroup2, release")
-	proc, err = os.FindProcess(r.pid)
+	proc, err = openChild(r.pid)
 	if err != nil {
 		return nil, false, err
 	}
@@ -567,7 +567,7 @@ func writeTasks(dir string) error {
 }
 
 // execDirect tries the direct path and falls back to the re-exec path.
-func (c *Container) execDirect(o ExecOpts) (*os.Process, error) {
+func (c *Container) execDirect(o ExecOpts) (*child, error) {
 	if o.Process.Terminal && o.Console == nil {
 		// One connection for whichever path runs: a console socket
 		// receiver takes one connection and one pty master.

@@ -36,26 +36,26 @@ type ExecOpts struct {
 
 // ExecProcess is a process started by Exec.
 type ExecProcess struct {
-	proc *os.Process
+	proc *child
 }
 
 // Pid is the exec'd process's pid on the host.
 func (p *ExecProcess) Pid() int { return p.proc.Pid }
 
 // Signal passes a signal to the exec'd process (a no-op once reaped).
-func (p *ExecProcess) Signal(s os.Signal) { p.proc.Signal(s) }
+func (p *ExecProcess) Signal(s os.Signal) {
+	if sig, ok := s.(syscall.Signal); ok {
+		p.proc.Signal(sig)
+	}
+}
 
 // Wait waits for the exec'd process and returns its status the shell way.
 func (p *ExecProcess) Wait() (int, error) {
-	ps, err := p.proc.Wait()
+	ws, err := p.proc.Wait()
 	if err != nil {
 		return -1, err
 	}
-	ws := ps.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ws.ExitStatus(), nil
+	return shellStatus(ws), nil
 }
 
 // nsName is the /proc/PID/ns entry of a namespace type. (A switch: a map
@@ -131,7 +131,7 @@ func (c *Container) Exec(o ExecOpts) (*ExecProcess, error) {
 	return &ExecProcess{proc: proc}, nil
 }
 
-func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
+func (c *Container) startExec(o ExecOpts) (*child, error) {
 	spec := c.state.Config
 	initPid := c.state.InitPid
 	exe, err := sealedSelf()
@@ -205,17 +205,17 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		// The affinity while it joins the container's cgroup.
 		set, err := cpuSet(a.Initial)
 		if err == nil {
-			err = unix.SchedSetaffinity(cmd.Process.Pid, set)
+			err = unix.SchedSetaffinity(cmd.Pid, set)
 		}
 		if err != nil {
-			cmd.Process.Kill()
+			cmd.Kill()
 			cmd.Wait()
 			return nil, fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 		}
 	}
 	defer func() {
 		if !ok {
-			cmd.Process.Kill()
+			cmd.Kill()
 			cmd.Wait()
 		}
 	}()
@@ -230,7 +230,7 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load cgroups: %w", err)
 		}
-		if err := mgr.Apply(cmd.Process.Pid); err != nil {
+		if err := mgr.Apply(cmd.Pid); err != nil {
 			return nil, fmt.Errorf("join the container's cgroups: %w", err)
 		}
 	}
@@ -251,7 +251,7 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		return err
 	}
 	listen := func(fd int) error {
-		return sendToListener(spec.Linux.Seccomp, cmd.Process.Pid, c.hookState(c.Status()), fd)
+		return sendToListener(spec.Linux.Seccomp, cmd.Pid, c.hookState(c.Status()), fd)
 	}
 	if err := awaitReady(parentSync, onLog, listen); err != nil {
 		return nil, died(err)
@@ -266,12 +266,12 @@ func (c *Container) startExec(o ExecOpts) (*os.Process, error) {
 		return nil, err
 	}
 	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+		if err := writePidFile(o.PidFile, cmd.Pid); err != nil {
 			return nil, err
 		}
 	}
 	ok = true
-	return cmd.Process, nil
+	return cmd, nil
 }
 
 // subCgroupPaths applies --cgroup values to the container's cgroup paths: a

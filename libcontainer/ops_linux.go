@@ -300,22 +300,18 @@ func (c *Container) Wait() (int, error) {
 	if c.init == nil {
 		return -1, errors.New("container init is not a child of this process")
 	}
-	ps, err := c.init.Wait()
+	ws, err := c.init.Wait()
 	if err != nil {
 		return -1, err
 	}
-	ws := ps.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ws.ExitStatus(), nil
+	return shellStatus(ws), nil
 }
 
 // SignalChild signals the init this process started (run in the
 // foreground); after init was reaped it does nothing.
 func (c *Container) SignalChild(s os.Signal) {
-	if c.init != nil {
-		c.init.Signal(s)
+	if sig, ok := s.(syscall.Signal); ok && c.init != nil {
+		c.init.Signal(sig)
 	}
 }
 
