@@ -40,6 +40,12 @@ type initConfig struct {
 	SeccompFlags  uint   `json:"seccomp_flags,omitempty"`
 	SeccompNotify bool   `json:"seccomp_notify,omitempty"`
 
+	// NoHooksStep: the parent has nothing to do between init's mounts and
+	// pivot_root (no prestart or createRuntime hooks, no seccomp filter to
+	// hand over), so there is no msgHooks/msgHooksDone round trip; HostPid
+	// is then init's pid as the host sees it.
+	NoHooksStep bool `json:"no_hooks_step,omitempty"`
+	HostPid     int  `json:"host_pid,omitempty"`
 	// StartNow: no `start` will come (run); init execs the user program
 	// right after msgReady, reporting on the sync socket, and
 	// ExecListenFD is -1.

@@ -343,6 +343,13 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		}
 		logrus.WithField("from", "init").Log(lvl, msg)
 	}
+	// Without hooks for this process to run or a seccomp filter to hand
+	// over, init goes from its mounts to pivot_root without a round trip.
+	hooksStep := spec.Linux != nil && spec.Linux.Seccomp != nil
+	if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) { //nolint:staticcheck // Prestart: deprecated but still part of the spec
+		hooksStep = true
+	}
+	cfg.NoHooksStep, cfg.HostPid = !hooksStep, proc.Pid
 	if err := parentSync.sendFD(syncMsg{Type: msgConfig, Config: cfg}, netFD); err != nil {
 		return fail(fmt.Errorf("send config to init: %w", err))
 	}
@@ -364,7 +371,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		if err := c.recordInit(proc.Pid, st.CgroupPaths); err != nil {
 			return nil, err
 		}
-		cfg.Unshare, cfg.ForkForPid = 0, false
+		cfg.Unshare, cfg.ForkForPid, cfg.HostPid = 0, false, proc.Pid
 		if err := parentSync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 			return fail(fmt.Errorf("send config to init: %w", err))
 		}
@@ -372,51 +379,11 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	if o.WhileInit != nil {
 		o.WhileInit()
 	}
-	// Compile the seccomp filter while init builds the root filesystem.
-	type compiled struct {
-		prog []byte
-		err  error
-	}
-	seccompc := make(chan compiled, 1)
-	go func() {
-		var r compiled
-		if spec.Linux != nil && spec.Linux.Seccomp != nil {
-			r.prog, r.err = seccomp.CompileCached(spec.Linux.Seccomp, SeccompCacheDir)
+	if hooksStep {
+		if err := c.hooksStep(parentSync, spec, proc, onLog); err != nil {
+			return fail(err)
 		}
-		seccompc <- r
-	}()
-	if _, err := parentSync.expect(msgHooks, onLog); err != nil {
-		return fail(err)
-	}
-	t.mark("init: namespaces and mounts")
-
-	if spec.Hooks != nil {
-		hs := c.hookState(Created)
-		if err := runHooks("prestart", spec.Hooks.Prestart, hs); err != nil { //nolint:staticcheck // deprecated but still part of the spec
-			parentSync.send(syncMsg{Type: msgError, Step: "prestart hook", Error: err.Error()})
-			return nil, err
-		}
-		if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, hs); err != nil {
-			parentSync.send(syncMsg{Type: msgError, Step: "createRuntime hook", Error: err.Error()})
-			return nil, err
-		}
-	}
-	sc := <-seccompc
-	if sc.err != nil {
-		parentSync.send(syncMsg{Type: msgError, Step: "seccomp", Error: sc.err.Error()})
-		return nil, sc.err
-	}
-	done := syncMsg{Type: msgHooksDone, Pid: proc.Pid, Seccomp: sc.prog}
-	if sc.prog != nil {
-		done.SeccompNotify = seccomp.NeedsListener(spec.Linux.Seccomp)
-	}
-	if sc.prog != nil {
-		if done.SeccompFlags, err = seccomp.FlagBits(spec.Linux.Seccomp.Flags); err != nil {
-			return nil, err
-		}
-	}
-	if err := parentSync.send(done); err != nil {
-		return fail(fmt.Errorf("send hooks-done: %w", err))
+		t.mark("init: namespaces and mounts")
 	}
 	// The final state and the pid file are written now, while init sets
 	// up the rest, and renamed into place once it is ready.
@@ -866,4 +833,55 @@ func hasCgroupMount(spec *specs.Spec) bool {
 		}
 	}
 	return false
+}
+
+// hooksStep is the parent's part between init's mounts and its pivot_root:
+// it compiles the seccomp filter meanwhile, runs the prestart and
+// createRuntime hooks on init's msgHooks and answers msgHooksDone with
+// init's host pid and the filter.
+func (c *Container) hooksStep(parentSync *syncConn, spec *specs.Spec, proc *child, onLog func(level, msg string)) error {
+	// Compile the seccomp filter while init builds the root filesystem.
+	type compiled struct {
+		prog []byte
+		err  error
+	}
+	seccompc := make(chan compiled, 1)
+	go func() {
+		var r compiled
+		if spec.Linux != nil && spec.Linux.Seccomp != nil {
+			r.prog, r.err = seccomp.CompileCached(spec.Linux.Seccomp, SeccompCacheDir)
+		}
+		seccompc <- r
+	}()
+	if _, err := parentSync.expect(msgHooks, onLog); err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		hs := c.hookState(Created)
+		if err := runHooks("prestart", spec.Hooks.Prestart, hs); err != nil { //nolint:staticcheck // deprecated but still part of the spec
+			parentSync.send(syncMsg{Type: msgError, Step: "prestart hook", Error: err.Error()})
+			return err
+		}
+		if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, hs); err != nil {
+			parentSync.send(syncMsg{Type: msgError, Step: "createRuntime hook", Error: err.Error()})
+			return err
+		}
+	}
+	sc := <-seccompc
+	if sc.err != nil {
+		parentSync.send(syncMsg{Type: msgError, Step: "seccomp", Error: sc.err.Error()})
+		return sc.err
+	}
+	done := syncMsg{Type: msgHooksDone, Pid: proc.Pid, Seccomp: sc.prog}
+	if sc.prog != nil {
+		done.SeccompNotify = seccomp.NeedsListener(spec.Linux.Seccomp)
+		var err error
+		if done.SeccompFlags, err = seccomp.FlagBits(spec.Linux.Seccomp.Flags); err != nil {
+			return err
+		}
+	}
+	if err := parentSync.send(done); err != nil {
+		return fmt.Errorf("send hooks-done: %w", err)
+	}
+	return nil
 }

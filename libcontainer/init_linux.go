@@ -160,14 +160,18 @@ func (in *initProc) run() {
 		in.must("prepare rootfs", rootfs.Prepare(rc))
 	}
 
-	// prestart and createRuntime hooks run in the parent now.
-	in.must("sync", in.conn.send(syncMsg{Type: msgHooks}))
-	done, err := in.conn.expect(msgHooksDone, nil)
-	if err != nil {
-		os.Exit(1) // the parent failed and reported it
+	if cfg.NoHooksStep {
+		in.hostPid = cfg.HostPid
+	} else {
+		// prestart and createRuntime hooks run in the parent now.
+		in.must("sync", in.conn.send(syncMsg{Type: msgHooks}))
+		done, err := in.conn.expect(msgHooksDone, nil)
+		if err != nil {
+			os.Exit(1) // the parent failed and reported it
+		}
+		in.hostPid = done.Pid
+		in.seccomp, in.seccompFlags, in.seccompNotify = done.Seccomp, done.SeccompFlags, done.SeccompNotify
 	}
-	in.hostPid = done.Pid
-	in.seccomp, in.seccompFlags, in.seccompNotify = done.Seccomp, done.SeccompFlags, done.SeccompNotify
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		in.must("createContainer hook", runHooks("createContainer", spec.Hooks.CreateContainer, in.hookState()))
 	}

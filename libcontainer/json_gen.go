@@ -100,7 +100,7 @@ func readSyncMsg(d *jsontext.Decoder, v *syncMsg) error {
 	}
 }
 
-var fieldsInitConfig = []string{"id", "bundle", "rootfs", "spec", "no_pivot", "no_new_keyring", "cgroup_paths", "hierarchies", "unshare", "fork_for_pid", "new_user_ns", "new_cgroup_ns", "join_net", "exec", "seccomp", "seccomp_flags", "seccomp_notify", "start_now", "exec_listen_fd", "console_fd", "passed_fds", "listen_fds"}
+var fieldsInitConfig = []string{"id", "bundle", "rootfs", "spec", "no_pivot", "no_new_keyring", "cgroup_paths", "hierarchies", "unshare", "fork_for_pid", "new_user_ns", "new_cgroup_ns", "join_net", "exec", "seccomp", "seccomp_flags", "seccomp_notify", "no_hooks_step", "host_pid", "start_now", "exec_listen_fd", "console_fd", "passed_fds", "listen_fds"}
 
 func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 	if ok, err := specjson.Open(d, '{'); !ok {
@@ -150,6 +150,10 @@ func readInitConfig(d *jsontext.Decoder, v *initConfig) error {
 			err = specjson.Uint[uint](d, &v.SeccompFlags)
 		case "\"seccomp_notify\"":
 			err = specjson.Bool[bool](d, &v.SeccompNotify)
+		case "\"no_hooks_step\"":
+			err = specjson.Bool[bool](d, &v.NoHooksStep)
+		case "\"host_pid\"":
+			err = specjson.Int[int](d, &v.HostPid)
 		case "\"start_now\"":
 			err = specjson.Bool[bool](d, &v.StartNow)
 		case "\"exec_listen_fd\"":
@@ -375,6 +379,16 @@ func appendInitConfig(b []byte, v *initConfig) ([]byte, error) {
 	}
 	if !(!v.SeccompNotify) {
 		if b, err = specjson.Member(b, "\"seccomp_notify\":", &v.SeccompNotify, specjson.AppendBool[bool]); err != nil {
+			return b, err
+		}
+	}
+	if !(!v.NoHooksStep) {
+		if b, err = specjson.Member(b, "\"no_hooks_step\":", &v.NoHooksStep, specjson.AppendBool[bool]); err != nil {
+			return b, err
+		}
+	}
+	if !(v.HostPid == 0) {
+		if b, err = specjson.Member(b, "\"host_pid\":", &v.HostPid, specjson.AppendInt[int]); err != nil {
 			return b, err
 		}
 	}

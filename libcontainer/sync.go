@@ -16,6 +16,8 @@ package libcontainer
 //	                                 <---   msgHooks  (mounts done, before pivot_root)
 //	prestart + createRuntime hooks
 //	msgHooksDone{host pid, seccomp}  --->   (the BPF program, compiled meanwhile)
+//	(this round trip only when there are such hooks or a filter: else
+//	the config says NoHooksStep and carries the host pid)
 //	                                        createContainer hooks, pivot_root, console,
 //	                                        masked/readonly paths, sysctl, process setup
 //	                                 <---   msgSeccompFd+fd, only with a seccomp listener:

@@ -104,6 +104,43 @@ func TestHookEnvAndArgs(t *testing.T) {
 	}
 }
 
+// pidRecorder is a hook that appends "NAME PID" to log, PID read from the
+// state JSON on its stdin.
+func pidRecorder(log, name string) specs.Hook {
+	script := fmt.Sprintf(`s=$(tr -d ' \n\t'); pid=$(echo "$s" | grep -o '"pid":[0-9]*' | cut -d: -f2); echo "%s $pid" >> %s`, name, log)
+	return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}
+}
+
+// TestHookStatePid: the hooks init runs (createContainer, startContainer)
+// get init's pid as the host sees it, whether or not create has a step
+// between init's mounts and pivot_root (here: a createRuntime hook), where
+// the pid used to come from.
+func TestHookStatePid(t *testing.T) {
+	for _, withStep := range []bool{false, true} {
+		dir, log := hookLog(t)
+		b := newBundle(t, args("sleep", "1000"), func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: dir, Type: "bind", Source: dir, Options: []string{"bind"}})
+			s.Hooks = &specs.Hooks{
+				CreateContainer: []specs.Hook{pidRecorder(log, "createContainer")},
+				StartContainer:  []specs.Hook{pidRecorder(log, "startContainer")},
+			}
+			if withStep {
+				s.Hooks.CreateRuntime = []specs.Hook{pidRecorder(log, "createRuntime")}
+			}
+		})
+		b.create().mustOK(t)
+		rt(t, "start", b.ID).mustOK(t)
+		pid := b.mustState().Pid
+		want := fmt.Sprintf("createContainer %d\nstartContainer %d", pid, pid)
+		if withStep {
+			want = fmt.Sprintf("createRuntime %d\n", pid) + want
+		}
+		if got := strings.TrimSpace(mustRead(t, log)); got != want {
+			t.Errorf("with a hooks step %v: hooks saw\n%s\nwant\n%s", withStep, got, want)
+		}
+	}
+}
+
 // TestHookFailure: a failing create-time hook fails create and leaves
 // nothing behind; a failing poststop hook is only a warning.
 func TestHookFailure(t *testing.T) {
