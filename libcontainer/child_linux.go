@@ -96,6 +96,13 @@ func (p *child) Wait() (unix.WaitStatus, error) {
 	return ws, nil
 }
 
+// Reaped reports whether Wait has reaped the child.
+func (p *child) Reaped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reaped
+}
+
 // Signal sends sig unless the child was reaped already.
 func (p *child) Signal(sig unix.Signal) error {
 	p.mu.Lock()

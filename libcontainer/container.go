@@ -114,6 +114,9 @@ func (r *Runtime) List() ([]*Container, error) {
 // Status derives the current status from the init process, the freezer and
 // the exec socket.
 func (c *Container) Status() string {
+	if c.init != nil && c.init.Reaped() {
+		return Stopped // ours (run), and waited for
+	}
 	f := facts{creating: c.state.Creating, initPid: c.state.InitPid, startTime: c.state.InitStartTime}
 	if f.initPid != 0 {
 		if st, err := readProcStat(f.initPid); err == nil {

@@ -252,7 +252,7 @@ func (c *Container) Delete(force bool) error {
 			return fmt.Errorf("delete container %s: remove cgroups: %w", c.ID(), err)
 		}
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := removeStateDir(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove state: %w", err))
 	}
 	if h := c.state.Config.Hooks; h != nil && len(h.Poststop) > 0 {
@@ -329,4 +329,18 @@ func ownPidNS(spec *specs.Spec) bool {
 		}
 	}
 	return false
+}
+
+// removeStateDir removes a container's state directory: usually it holds
+// state.json alone, which goes first, then the directory; anything else
+// there (the notify socket, a temporary file of a create that died) is
+// found by RemoveAll.
+func removeStateDir(dir string) error {
+	if err := unix.Unlink(filepath.Join(dir, stateFile)); err != nil && !errors.Is(err, unix.ENOENT) {
+		return os.RemoveAll(dir)
+	}
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return os.RemoveAll(dir)
 }

@@ -145,3 +145,30 @@ func BenchmarkSealedSelf(b *testing.B) {
 		f.Close()
 	}
 }
+
+// TestRemoveStateDir: the directory goes whether it holds state.json alone,
+// more files, or nothing.
+func TestRemoveStateDir(t *testing.T) {
+	for name, files := range map[string][]string{
+		"state only": {stateFile},
+		"more":       {stateFile, "notify.sock", ".state.json.tmp123"},
+		"no state":   {"x"},
+		"empty":      nil,
+	} {
+		dir := filepath.Join(t.TempDir(), "c")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := removeStateDir(dir); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s: directory still there (%v)", name, err)
+		}
+	}
+}
