@@ -405,7 +405,11 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	if err := awaitReady(parentSync, onLog, listen); err != nil {
 		return fail(err)
 	}
-	t.mark("init: rootfs, process setup")
+	if hooksStep {
+		t.mark("init: rootfs, process setup")
+	} else {
+		t.mark("init: its start, mounts, rootfs, process setup")
+	}
 
 	if err := final.commit(); err != nil {
 		return nil, err
