@@ -61,6 +61,9 @@ func (m *v1Manager) Apply(pid int) error {
 func ensureCpuset(dir string) error {
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := readFile(dir, f)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // other file names (noprefix): nothing rt knows to fill
+		}
 		if err != nil {
 			return err
 		}

@@ -30,16 +30,16 @@ type child struct {
 
 func newChild(pid, pidfd int) *child { return &child{Pid: pid, pidfd: pidfd} }
 
-// openChild holds pid, a child of ours, by a pidfd if the kernel has them.
-func openChild(pid int) (*child, error) {
+// openChild holds pid, a child of ours, by a pidfd if it can have one
+// (without, by the pid, which stays ours until we reap it). It cannot
+// fail: the caller may hold a process that already runs the user's
+// program, which must not be left behind unheld.
+func openChild(pid int) *child {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		if !errors.Is(err, unix.ENOSYS) {
-			return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
-		}
 		fd = -1
 	}
-	return newChild(pid, fd), nil
+	return newChild(pid, fd)
 }
 
 // startChild forks and execs path with files as fds 0, 1, 2, ... (sys may
@@ -76,6 +76,16 @@ func (p *child) Wait() (unix.WaitStatus, error) {
 	if reaped {
 		return p.status, nil
 	}
+	// Wait for the exit without reaping, so that Signal, which holds mu,
+	// never meets a pid the child no longer owns; then reap under mu.
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == nil || !errors.Is(err, unix.EINTR) {
+			break // a real error shows again in wait4
+		}
+	}
+	p.mu.Lock()
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
@@ -83,10 +93,10 @@ func (p *child) Wait() (unix.WaitStatus, error) {
 			break
 		}
 		if !errors.Is(err, unix.EINTR) {
+			p.mu.Unlock()
 			return 0, fmt.Errorf("wait for %d: %w", p.Pid, err)
 		}
 	}
-	p.mu.Lock()
 	p.status, p.reaped = ws, true
 	if p.pidfd >= 0 {
 		unix.Close(p.pidfd)

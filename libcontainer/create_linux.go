@@ -48,8 +48,8 @@ type CreateOpts struct {
 	WhileInit func()
 	// StartNow: the caller starts the container right after create (run
 	// without a terminal or NOTIFY_SOCKET, which need steps in between):
-	// init does not wait for `start` on exec.sock but execs the user
-	// program once ready, and Start only waits for that.
+	// there is no exec.sock; once ready, init waits for msgStart on the
+	// sync socket, which Start sends, and execs the user program.
 	StartNow bool
 }
 
@@ -323,7 +323,9 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		return nil, err
 	}
 	cfg.CgroupPaths = st.CgroupPaths
-	if hasCgroupMount(spec) {
+	// Our mount table is init's only when its mount namespace is a new
+	// one (a copy of ours); in one joined by path init reads its own.
+	if hasCgroupMount(spec) && (ns.cloneFlags|ns.unshare)&unix.CLONE_NEWNS != 0 {
 		if ms, err := cgroups.Mounts(); err == nil {
 			cfg.Hierarchies = rootfs.HierarchiesFrom(ms)
 		}
@@ -361,9 +363,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		// The first child is gone (reaped here); the real init is its child,
 		// reparented to the nearest subreaper. From here on it is "proc".
 		first.Wait()
-		if proc, err = openChild(m.Pid); err != nil {
-			return nil, err
-		}
+		proc = openChild(m.Pid)
 		undo.add(func() {
 			proc.Kill()
 			proc.Wait()
@@ -414,14 +414,14 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	if err := final.commit(); err != nil {
 		return nil, err
 	}
-	if o.StartNow {
-		c.startNow, keepSync = parentSync, true
-	}
 	if pidFile != nil {
 		if err := pidFile.commit(); err != nil {
 			return nil, fmt.Errorf("write pid file %s: %w", o.PidFile, err)
 		}
 		undo.add(func() { os.Remove(pidFile.path) })
+	}
+	if o.StartNow {
+		c.startNow, keepSync = parentSync, true
 	}
 	t.mark("write state")
 	return proc, nil
@@ -432,10 +432,11 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 var SeccompCacheDir = "/var/cache/rt/seccomp"
 
 // recordInit notes init's pid, start time and cgroups in the state, which
-// create saves when init is ready. It is not saved here: if create dies
-// before, init dies of the closed sync socket, or (once ready) waits in
-// accept in the cgroups the first save recorded, where `delete -f` finds
-// and kills it; each save costs ~0.2 ms of every create on ext4.
+// create writes ahead and puts in place when init is ready. It is not saved
+// here: if create dies before, init dies of the closed sync socket, or
+// (once ready) waits for start in the cgroups the first save recorded,
+// where `delete -f` finds and kills it; each save costs ~0.2 ms of every
+// create on ext4.
 func (c *Container) recordInit(pid int, cgroupPaths map[string]string) error {
 	pst, err := readProcStat(pid)
 	if err != nil {

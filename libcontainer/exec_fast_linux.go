@@ -365,10 +365,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *child, fallback bool, err err
 		return nil, false, &stepError{Step: "exec", Err: fmt.Errorf("exec %s: %w", p.Args[0], e)}
 	}
 	t.mark("exec: cgroup2, release")
-	proc, err = openChild(r.pid)
-	if err != nil {
-		return nil, false, err
-	}
+	proc = openChild(r.pid)
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, r.pid); err != nil {
 			proc.Kill()

@@ -58,7 +58,9 @@ func Init() {
 	}
 	in.cfg = m.Config
 	if in.cfg.JoinNet {
-		// First, so that everything init does and starts is in it.
+		// First, on the thread that does everything and execs the program
+		// (the runtime's other threads stay where they were; they make no
+		// network calls).
 		if m.fd < 0 {
 			in.fatal("join network namespace", errors.New("the config came without it"))
 		}
@@ -256,9 +258,13 @@ func (in *initProc) setupProcess() {
 }
 
 // startNow is the end of setupProcess for StartNow: no `start` will
-// connect, so init goes on at once and reports on the sync socket, which
-// is close-on-exec: the parent sees msgStarting, then EOF at the exec.
+// connect; the parent says msgStart on the sync socket once it has put the
+// state in place, and init reports there too. The socket is close-on-exec:
+// the parent sees msgStarting, then EOF at the exec.
 func (in *initProc) startNow(path string, env []string) {
+	if _, err := in.conn.expect(msgStart, nil); err != nil {
+		os.Exit(1) // create failed after all and deletes the container
+	}
 	spec := in.cfg.Spec
 	p := spec.Process
 	if p == nil {

@@ -152,8 +152,8 @@ func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 
 // newNetNS makes a network namespace and returns it open. The calling
 // thread unshares it and then goes back to the namespace it was in; if it
-// cannot, it stays locked (and ends with the goroutine), so nothing else
-// ever runs in the new namespace by mistake.
+// cannot, it stays locked to the calling goroutine (which then fails
+// create), so no other goroutine ever runs in the new namespace.
 func newNetNS() (*os.File, error) {
 	runtime.LockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")

@@ -61,13 +61,17 @@ func (c *Container) poststart(notify *notifyRelay) error {
 }
 
 // startedNow is Start for an init created with StartNow (by this process,
-// which kept the sync socket): init reports msgStarting and execs, which
-// closes the socket; then the poststart hooks run.
+// which kept the sync socket): msgStart lets init go on; it reports
+// msgStarting and execs, which closes the socket; then the poststart hooks
+// run.
 func (c *Container) startedNow() error {
 	conn := c.startNow
 	c.startNow = nil
 	defer conn.f.Close()
 	err := func() error {
+		if err := conn.send(syncMsg{Type: msgStart}); err != nil {
+			return fmt.Errorf("container init is not waiting (dead?): %w", err)
+		}
 		if _, err := conn.expect(msgStarting, nil); err != nil {
 			if errors.Is(err, errEOF) {
 				return errors.New("container init exited before starting the process")

@@ -27,8 +27,15 @@ package libcontainer
 //	write state.json, pid file; exit
 //
 // With StartNow (run, which starts the container at once) there is no
-// exec.sock: after msgReady init runs the startContainer hooks and sends
-// msgStarting (or msgError) on this socket, and its exec closes it.
+// exec.sock: after msgReady init waits on this socket for msgStart (the
+// parent has put the state and pid file in place), runs the
+// startContainer hooks, sends msgStarting (or msgError) and execs, which
+// closes the socket.
+//
+// The msgConfig of a container with a new network namespace that the
+// parent made (nsPlan.lateNet) carries it (SCM_RIGHTS), and the final
+// state.json and pid file are written ahead under temporary names while
+// init works, and renamed into place at msgReady.
 //
 // At any point init may send msgLog (a log line to re-emit in the parent) or,
 // instead of the next expected message, msgError{step, error}: create then
@@ -60,7 +67,9 @@ const (
 	msgError     msgType = "error"
 	msgLog       msgType = "log"
 	msgPid       msgType = "pid"
+	// msgStart: StartNow's parent has put the state in place: go on.
 	// msgStarting: StartNow's init execs the user program next.
+	msgStart    msgType = "start"
 	msgStarting msgType = "starting"
 	// msgSeccompFd carries the seccomp notify fd (SCM_RIGHTS) for the
 	// parent to pass to linux.seccomp.listenerPath; msgSeccompDone answers.
