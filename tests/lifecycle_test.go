@@ -256,6 +256,21 @@ func TestExitStatus(t *testing.T) {
 	}
 
 	b := newBundle(t, args("sleep", "1000"))
+	_, done := b.runningForeground()
+	rt(t, "kill", b.ID, "KILL").mustOK(t)
+	if r := <-done; r.code != 128+9 {
+		t.Fatalf("run of a SIGKILLed container: %s, want exit 137", r)
+	}
+	if _, err := b.state(); err == nil {
+		t.Fatalf("foreground run left container %s behind", b.ID)
+	}
+}
+
+// runningForeground starts `run` of b in the foreground and returns once
+// the container runs; done yields run's result when it ends.
+func (b *bundle) runningForeground() (*exec.Cmd, <-chan result) {
+	t := b.t
+	t.Helper()
 	cmd, outF, errF := rtCommand(t, cmdOpts{}, "run", "--bundle", b.Dir, b.ID)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -265,13 +280,7 @@ func TestExitStatus(t *testing.T) {
 	st := b.waitStatus("running")
 	b.pid = st.Pid
 	registerContainerPid(st.Pid)
-	rt(t, "kill", b.ID, "KILL").mustOK(t)
-	if r := <-done; r.code != 128+9 {
-		t.Fatalf("run of a SIGKILLed container: %s, want exit 137", r)
-	}
-	if _, err := b.state(); err == nil {
-		t.Fatalf("foreground run left container %s behind", b.ID)
-	}
+	return cmd, done
 }
 
 // TestExecFormatError: a program that passes init's checks (an executable
@@ -300,15 +309,7 @@ func TestExecFormatError(t *testing.T) {
 func TestRunForwardsSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1} {
 		b := newBundle(t, shell(`trap 'exit 7' TERM HUP USR1; while :; do sleep 0.05; done`))
-		cmd, outF, errF := rtCommand(t, cmdOpts{}, "run", "--bundle", b.Dir, b.ID)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan result, 1)
-		go func() { done <- finish(t, cmd, cmd.Wait(), outF, errF) }()
-		st := b.waitStatus("running")
-		b.pid = st.Pid
-		registerContainerPid(st.Pid)
+		cmd, done := b.runningForeground()
 		// The shell may not have set its trap yet: repeat until run ends.
 		var r result
 	wait:
