@@ -76,12 +76,22 @@ func TestCreateWithoutProcess(t *testing.T) {
 	assertGone(t, b)
 }
 
-// TestRunDetached: `run -d` leaves a running container behind.
+// TestRunDetached: `run -d` leaves a running container behind, whose init
+// runs the program, with its pid in --pid-file.
 func TestRunDetached(t *testing.T) {
 	b := newBundle(t, args("sleep", "1000"))
-	b.detached("run", "--detach").mustOK(t)
-	if st := b.mustState(); st.Status != specs.StateRunning {
+	pidFile := filepath.Join(b.Dir, "init.pid")
+	b.detached("run", "--detach", "--pid-file", pidFile).mustOK(t)
+	st := b.mustState()
+	if st.Status != specs.StateRunning {
 		t.Fatalf("status %q after run -d, want running", st.Status)
+	}
+	// The program runs: init's command line is the container's.
+	if cmdline := strings.ReplaceAll(mustRead(t, fmt.Sprintf("/proc/%d/cmdline", st.Pid)), "\x00", " "); cmdline != "sleep 1000 " {
+		t.Errorf("init runs %q, want sleep 1000", cmdline)
+	}
+	if got := strings.TrimSpace(mustRead(t, pidFile)); got != strconv.Itoa(st.Pid) {
+		t.Errorf("pid file %q, state pid %d", got, st.Pid)
 	}
 	rt(t, "delete", "--force", b.ID).mustOK(t)
 	assertGone(t, b)
