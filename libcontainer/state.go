@@ -107,11 +107,25 @@ func writePending(path string, data []byte, perm os.FileMode) (*pendingFile, err
 	return &pendingFile{tmp: tmp.Name(), path: path}, nil
 }
 
+// commit puts the file in place atomically. Over an existing file it
+// exchanges the two names and removes the old content under the temporary
+// one, rather than renaming over it: ext4 (without noauto_da_alloc)
+// allocates and starts writing a file's delayed blocks when it is renamed
+// over another, and freeing allocated blocks again on delete costs a
+// synchronous discard on a filesystem mounted with -o discard (~0.2 ms per
+// file on the README's machine, whose /run is such an ext4).
 func (p *pendingFile) commit() error {
-	err := os.Rename(p.tmp, p.path)
-	if err != nil {
-		os.Remove(p.tmp)
+	err := unix.Renameat2(unix.AT_FDCWD, p.tmp, unix.AT_FDCWD, p.path, unix.RENAME_EXCHANGE)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// Nothing to exchange with, or no RENAME_EXCHANGE here.
+		err = os.Rename(p.tmp, p.path)
+		if err == nil {
+			p.tmp = ""
+			return nil
+		}
 	}
+	// Exchanged: p.tmp holds what p.path held. Failed: p.tmp is ours.
+	os.Remove(p.tmp)
 	p.tmp = ""
 	return err
 }

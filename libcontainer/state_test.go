@@ -172,3 +172,39 @@ func TestRemoveStateDir(t *testing.T) {
 		}
 	}
 }
+
+// A committed file replaces what was there (by exchange) or is new (by
+// rename); either way only the file remains, with the new content, and an
+// abort afterwards does nothing.
+func TestPendingCommit(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, stateFile)
+		if existing {
+			if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := writePending(path, []byte("new"), 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(path); existing && string(b) != "old" {
+			t.Errorf("existing=%v: before commit the file holds %q", existing, b)
+		}
+		if err := p.commit(); err != nil {
+			t.Fatalf("existing=%v: %v", existing, err)
+		}
+		p.abort()
+		b, err := os.ReadFile(path)
+		if err != nil || string(b) != "new" {
+			t.Errorf("existing=%v: file holds %q (%v), want \"new\"", existing, b, err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("existing=%v: mode %v (%v), want 0644", existing, fi.Mode(), err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Errorf("existing=%v: directory holds %d entries, want only %s", existing, len(ents), stateFile)
+		}
+	}
+}
