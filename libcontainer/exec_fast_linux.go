@@ -77,7 +77,7 @@ func (c *Container) directExecOK(o ExecOpts) (bool, string) {
 		return false, "no mount namespace"
 	}
 	rl, err := rlimits.Parse(o.Process.Rlimits)
-	if err != nil || len(rl) > nsenter.TrampolineMaxRlimits {
+	if err != nil {
 		return false, "rlimits"
 	}
 	for _, l := range rl {
@@ -348,21 +348,21 @@ func (c *Container) startDirect(o ExecOpts) (proc *child, fallback bool, err err
 			return nil, false, &stepError{Step: "set up console", Err: fmt.Errorf("send pty master over console socket: %w", err)}
 		}
 	}
-	msg := make([]byte, 0, 24*(len(rl)+1))
-	for _, l := range rl {
-		msg = appendRlimit(msg, uint32(l.Type), l.Soft, l.Hard)
+	var msg nsenter.TrampolineMsg
+	addRlimits(&msg, rl)
+	b, err := msg.Encode("")
+	if err == nil {
+		_, err = unix.Write(syncP[1], b)
 	}
-	msg = appendRlimit(msg, nsenter.TrampolineEnd, 0, 0)
-	if _, err := unix.Write(syncP[1], msg); err != nil {
+	if err != nil {
 		kill()
 		return nil, false, &stepError{Step: "exec", Err: err}
 	}
-	var errno [4]byte
-	if n, _ := readFull(errP[0], errno[:]); n == 4 {
+	var report [8]byte
+	if n, _ := readFull(errP[0], report[:]); n == len(report) {
 		var ws unix.WaitStatus
 		unix.Wait4(r.pid, &ws, 0, nil)
-		e := syscall.Errno(binary.NativeEndian.Uint32(errno[:]))
-		return nil, false, &stepError{Step: "exec", Err: fmt.Errorf("exec %s: %w", p.Args[0], e)}
+		return nil, false, trampolineError(&msg, report[:], p.Args[0])
 	}
 	t.mark("exec: cgroup2, release")
 	proc = openChild(r.pid)
@@ -376,11 +376,28 @@ func (c *Container) startDirect(o ExecOpts) (proc *child, fallback bool, err err
 	return proc, false, nil
 }
 
-func appendRlimit(b []byte, res uint32, cur, max uint64) []byte {
-	b = binary.NativeEndian.AppendUint32(b, res)
-	b = binary.NativeEndian.AppendUint32(b, 0)
-	b = binary.NativeEndian.AppendUint64(b, cur)
-	return binary.NativeEndian.AppendUint64(b, max)
+// addRlimits has the trampoline set rl on itself (prlimit64: what C
+// libraries use, so seccomp profiles allow it).
+func addRlimits(m *nsenter.TrampolineMsg, rl []rlimits.Rlimit) {
+	for _, l := range rl {
+		var lim [16]byte
+		binary.NativeEndian.PutUint64(lim[:8], l.Soft)
+		binary.NativeEndian.PutUint64(lim[8:], l.Hard)
+		m.Syscall("process.rlimits "+l.Name, unix.SYS_PRLIMIT64, nsenter.Val(0), nsenter.Val(uintptr(l.Type)), nsenter.Bytes(lim[:]), nsenter.Val(0))
+	}
+}
+
+// trampolineError is the error of the trampoline's report: a record's
+// step, or the exec of arg0.
+func trampolineError(m *nsenter.TrampolineMsg, report []byte, arg0 string) error {
+	step, errno := m.Failure(report)
+	switch step {
+	case "":
+		return &stepError{Step: "exec", Err: fmt.Errorf("exec rt's trampoline: %w", errno)}
+	case "exec":
+		return &stepError{Step: "exec", Err: fmt.Errorf("exec %s: %w", arg0, errno)}
+	}
+	return &stepError{Step: step, Err: errno}
 }
 
 // readFull reads into b until it is full or EOF.

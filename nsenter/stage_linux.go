@@ -102,34 +102,22 @@ func stageError(set bool, val string) error {
 
 // TrampolineArg0 makes the entry stage an exec trampoline: a process that
 // execs this binary with argv "_RTEXEC", ERRFD, PATH, ARGV0, ARGS... (ERRFD
-// in decimal; SYNCFD is the next fd) runs no Go and no C library code. The stage makes itself non-dumpable,
-// marks ERRFD close-on-exec, and blocks reading SYNCFD; the parent (which
-// meanwhile moves it into its cgroup2 cgroup, unless it was cloned into
-// it, and sets its final CPU affinity) writes, in one write, TrampolineRlimit records followed by one
-// whose Resource is TrampolineEnd. The stage applies them to itself
-// (prlimit64), closes SYNCFD and execs PATH with ARGV0, ARGS... and the same
-// environment.
-// If a step fails it writes the errno (4 bytes, native order; EPROTO for a
-// malformed message) to ERRFD and exits 127; on EOF it just exits 127.
+// in decimal; SYNCFD is the next fd) runs no Go and no C library code. The
+// stage makes itself non-dumpable, marks ERRFD close-on-exec, and blocks
+// reading SYNCFD; the parent (which meanwhile may move it into its cgroup2
+// cgroup and set its final CPU affinity) sends one TrampolineMsg. The stage
+// makes the message's system calls in order, closes SYNCFD and execs the
+// message's path (or PATH) with ARGV0, ARGS... and the same environment.
+// If a step fails it writes 8 bytes to ERRFD, the errno and the index of
+// the record that failed (native order; TrampolineNoRecord before the
+// message, the number of records for the execve, EPROTO for a malformed
+// message), and exits 127; on EOF it just exits 127.
 //
-// rt exec's direct path execs the container's program this way from a
-// sealed copy of rt, so that the process doing the final execve has the
-// sealed copy, not the host's rt, as /proc/self/exe (CVE-2019-5736:
-// `#!/proc/self/exe`).
+// rt exec's direct path and run's direct init exec the container's program
+// this way from a sealed copy of rt, so that the process doing the final
+// execve has the sealed copy, not the host's rt, as /proc/self/exe
+// (CVE-2019-5736: `#!/proc/self/exe`).
 const TrampolineArg0 = "_RTEXEC"
-
-// TrampolineRlimit is one record of the trampoline's message (24 bytes).
-type TrampolineRlimit struct {
-	Resource uint32
-	_        uint32
-	Cur, Max uint64
-}
-
-// TrampolineEnd terminates the trampoline's message.
-const TrampolineEnd = 0xffffffff
-
-// TrampolineMaxRlimits is how many records fit before the terminator.
-const TrampolineMaxRlimits = 16
 
 // StageRan reports whether this process started through the entry stage
 // (a binary patched by hack/build-rt.sh).

@@ -21,8 +21,10 @@ GLOBL gomaxprocsEnv<>(SB), RODATA|NOPTR, $16	// NUL-terminated by the padding
 DATA zeroText<>+0(SB)/1, $"0"
 GLOBL zeroText<>(SB), RODATA|NOPTR, $1
 
-// The trampoline's rlimit records: up to 16 and a terminator, 24 bytes each.
-GLOBL rlimits<>(SB), NOPTR, $408
+// The trampoline's message: system-call records and their data (see
+// TrampolineMsg in trampoline.go), and the 8-byte error report.
+GLOBL trampMsg<>(SB), NOPTR, $32768
+GLOBL trampErr<>(SB), NOPTR, $8
 
 #define SYS_close 3
 #define SYS_madvise 28
@@ -38,7 +40,8 @@ GLOBL rlimits<>(SB), NOPTR, $408
 #define PR_SET_DUMPABLE 4
 #define F_SETFD 2
 #define FD_CLOEXEC 1
-#define RLBUF 408
+#define MSGBUF 32768
+#define RECSIZE 64
 
 TEXT ·entryStage(SB),NOSPLIT|NOFRAME,$0
 	// The exec trampoline (see TrampolineArg0 in stage_linux.go):
@@ -70,6 +73,7 @@ efd:
 	TESTL	R8, R8
 	JZ	texit
 	MOVL	DI, R12			// ERRFD
+	MOVL	$0xffffffff, R13	// no record run yet (see tfail)
 	// Not dumpable first: nobody in the container may ptrace this
 	// process or open its /proc/PID/fd while it holds rt's fds.
 	MOVL	$PR_SET_DUMPABLE, DI
@@ -90,46 +94,82 @@ efd:
 	JCC	tfail
 	MOVL	R12, R14		// SYNCFD is ERRFD+1
 	INCL	R14
-	// Wait for the parent: it moves us into the cgroup2 cgroup (unless
-	// we were cloned into it) and sets
-	// the final CPU affinity, then writes the rlimit records and a
-	// terminator in one write (EOF first: the parent is gone; give up).
+	// Wait for the parent (which may move us into the cgroup2 cgroup and
+	// set the final CPU affinity meanwhile): one message of system-call
+	// records, a terminator and their data (EOF first: the parent is gone;
+	// give up). R13 counts the records run, for the error report.
 	MOVL	R14, DI
-	LEAQ	rlimits<>(SB), SI
-	MOVL	$RLBUF, DX
+	LEAQ	trampMsg<>(SB), SI
+	MOVL	$MSGBUF, DX
 	MOVL	$SYS_read, AX
 	SYSCALL
 	CMPQ	AX, $0
 	JLE	texit
-	XORL	DX, DX
-	MOVQ	$24, R9
-	DIVQ	R9			// AX = records, DX = remainder
-	TESTQ	DX, DX
-	JNZ	tproto
-	MOVQ	AX, R13			// records, the last being the terminator
-	DECQ	R13
-	LEAQ	rlimits<>(SB), R15
+	MOVQ	AX, BX			// message length
+	XORL	R13, R13
+	LEAQ	trampMsg<>(SB), R15
 rloop:
-	TESTQ	R13, R13
-	JZ	rdone
-	XORL	DI, DI			// this process
-	MOVL	0(R15), SI		// resource
-	LEAQ	8(R15), DX		// struct rlimit {cur, max}
-	XORL	R10, R10		// no old value
-	MOVL	$SYS_prlimit64, AX	// what libcs use: seccomp profiles allow it
+	LEAQ	RECSIZE(R15), AX	// the record must lie inside the message
+	LEAQ	trampMsg<>(SB), CX
+	SUBQ	CX, AX
+	CMPQ	AX, BX
+	JHI	tproto
+	MOVQ	0(R15), AX
+	CMPQ	AX, $-1			// the terminator
+	JEQ	rdone
+	// Arguments whose bit is set in the mask are offsets into the message.
+	LEAQ	trampMsg<>(SB), AX
+	MOVQ	56(R15), CX
+	MOVQ	8(R15), DI
+	TESTQ	$1, CX
+	JZ	ra1
+	ADDQ	AX, DI
+ra1:
+	MOVQ	16(R15), SI
+	TESTQ	$2, CX
+	JZ	ra2
+	ADDQ	AX, SI
+ra2:
+	MOVQ	24(R15), DX
+	TESTQ	$4, CX
+	JZ	ra3
+	ADDQ	AX, DX
+ra3:
+	MOVQ	32(R15), R10
+	TESTQ	$8, CX
+	JZ	ra4
+	ADDQ	AX, R10
+ra4:
+	MOVQ	40(R15), R8
+	TESTQ	$16, CX
+	JZ	ra5
+	ADDQ	AX, R8
+ra5:
+	MOVQ	48(R15), R9
+	TESTQ	$32, CX
+	JZ	ra6
+	ADDQ	AX, R9
+ra6:
+	MOVQ	0(R15), AX
 	SYSCALL
 	CMPQ	AX, $0xfffffffffffff001
 	JCC	tfail
-	ADDQ	$24, R15
-	DECQ	R13
+	ADDQ	$RECSIZE, R15
+	INCL	R13
 	JMP	rloop
 rdone:
-	CMPL	0(R15), $0xffffffff	// the terminator
-	JNE	tproto
 	MOVL	R14, DI
 	MOVL	$SYS_close, AX
 	SYSCALL
+	MOVQ	8(R15), DI		// the terminator's path: an offset, or 0 for PATH
+	TESTQ	DI, DI
+	JZ	argpath
+	LEAQ	trampMsg<>(SB), AX
+	ADDQ	AX, DI
+	JMP	doexec
+argpath:
 	MOVQ	24(SP), DI		// PATH
+doexec:
 	LEAQ	32(SP), SI		// &argv[3]
 	MOVQ	0(SP), BX
 	LEAQ	16(SP)(BX*8), DX	// envp
@@ -140,10 +180,11 @@ tproto:
 	MOVQ	$-71, AX		// EPROTO
 tfail:
 	NEGQ	AX
-	MOVL	AX, ·stageErrno(SB)
+	MOVL	AX, trampErr<>+0(SB)	// errno, then the record that failed
+	MOVL	R13, trampErr<>+4(SB)	// (all ones before the message)
 	MOVL	R12, DI
-	LEAQ	·stageErrno(SB), SI
-	MOVL	$4, DX
+	LEAQ	trampErr<>(SB), SI
+	MOVL	$8, DX
 	MOVL	$SYS_write, AX
 	SYSCALL
 texit:

@@ -1,0 +1,130 @@
+package nsenter
+
+import (
+	"encoding/binary"
+	"fmt"
+	"syscall"
+)
+
+// The trampoline's message (see TrampolineArg0): records of 64 bytes, each
+// a system call number and six arguments and a mask whose bit i makes
+// argument i an offset into the message; a terminator (number all ones)
+// whose first argument is the offset of the path to exec, or 0 for the
+// PATH of argv; then the data the offsets point into.
+const (
+	trampolineMsgMax  = 32768 // the stage's buffer (stage_linux_amd64.s)
+	trampolineRecSize = 64
+	trampolineEnd     = ^uint64(0)
+)
+
+// TrampolineNoRecord is the record index of a failure before the message.
+const TrampolineNoRecord = 0xffffffff
+
+// TrampolineMsg builds the trampoline's message.
+type TrampolineMsg struct {
+	recs  []trampolineRec
+	data  []byte
+	steps []string
+}
+
+type trampolineRec struct {
+	nr   uint64
+	args [6]uint64
+	rel  uint64 // bit i: args[i] is an offset into data
+}
+
+// Arg is an argument of a record: a number, or bytes stored in the message
+// and passed by address.
+type Arg struct {
+	val   uint64
+	bytes []byte
+	isPtr bool
+}
+
+// Val is a number argument.
+func Val(v uintptr) Arg { return Arg{val: uint64(v)} }
+
+// Bytes is an argument passed as the address of a copy of b.
+func Bytes(b []byte) Arg { return Arg{bytes: b, isPtr: true} }
+
+// String is an argument passed as the address of a NUL-terminated copy of s.
+func String(s string) Arg { return Bytes(append([]byte(s), 0)) }
+
+// Syscall appends a record; step names it in errors.
+func (m *TrampolineMsg) Syscall(step string, nr uintptr, args ...Arg) {
+	if len(args) > 6 {
+		panic("nsenter: more than six system call arguments")
+	}
+	r := trampolineRec{nr: uint64(nr)}
+	for i, a := range args {
+		if !a.isPtr {
+			r.args[i] = a.val
+			continue
+		}
+		// 8-byte aligned, for the kernel's structs.
+		for len(m.data)%8 != 0 {
+			m.data = append(m.data, 0)
+		}
+		r.args[i] = uint64(len(m.data))
+		r.rel |= 1 << i
+		m.data = append(m.data, a.bytes...)
+	}
+	m.recs = append(m.recs, r)
+	m.steps = append(m.steps, step)
+}
+
+// Len is the number of records.
+func (m *TrampolineMsg) Len() int { return len(m.recs) }
+
+// Encode returns the message, ending in an exec of path ("" for argv's
+// PATH).
+func (m *TrampolineMsg) Encode(path string) ([]byte, error) {
+	data := m.data
+	var pathOff uint64
+	if path != "" {
+		for len(data)%8 != 0 {
+			data = append(data, 0)
+		}
+		pathOff = uint64(len(data))
+		data = append(data, path...)
+		data = append(data, 0)
+	}
+	base := uint64((len(m.recs) + 1) * trampolineRecSize)
+	b := make([]byte, 0, int(base)+len(data))
+	for _, r := range m.recs {
+		b = binary.NativeEndian.AppendUint64(b, r.nr)
+		for i, a := range r.args {
+			if r.rel&(1<<i) != 0 {
+				a += base
+			}
+			b = binary.NativeEndian.AppendUint64(b, a)
+		}
+		b = binary.NativeEndian.AppendUint64(b, r.rel)
+	}
+	b = binary.NativeEndian.AppendUint64(b, trampolineEnd)
+	if path != "" {
+		pathOff += base
+	}
+	b = binary.NativeEndian.AppendUint64(b, pathOff)
+	b = append(b, make([]byte, trampolineRecSize-16)...)
+	b = append(b, data...)
+	if len(b) > trampolineMsgMax {
+		return nil, fmt.Errorf("trampoline message of %d bytes: more than %d", len(b), trampolineMsgMax)
+	}
+	return b, nil
+}
+
+// Failure decodes the trampoline's 8-byte error report: the errno and the
+// step of the record that failed ("exec" for the final execve, "" before
+// the message).
+func (m *TrampolineMsg) Failure(report []byte) (step string, errno syscall.Errno) {
+	errno = syscall.Errno(binary.NativeEndian.Uint32(report[:4]))
+	idx := binary.NativeEndian.Uint32(report[4:8])
+	switch {
+	case idx == TrampolineNoRecord:
+		return "", errno
+	case int(idx) < len(m.steps):
+		return m.steps[idx], errno
+	}
+	return "exec", errno
+}

@@ -1,0 +1,62 @@
+package nsenter
+
+import (
+	"bytes"
+	"encoding/binary"
+	"syscall"
+	"testing"
+)
+
+// The encoding the stage reads: 64-byte records, relocated arguments as
+// offsets from the message's start, the terminator with the path's offset,
+// then the data.
+func TestTrampolineMsgEncode(t *testing.T) {
+	var m TrampolineMsg
+	m.Syscall("one", 302, Val(0), Val(7), Bytes([]byte{1, 2, 3}), Val(0))
+	m.Syscall("two", 80, String("/x"))
+	b, err := m.Encode("/bin/prog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := func(off int) uint64 { return binary.NativeEndian.Uint64(b[off:]) }
+	base := uint64(3 * 64)
+	if u(0) != 302 || u(8) != 0 || u(16) != 7 || u(24) != base || u(56) != 1<<2 {
+		t.Errorf("record 0: % x", b[:64])
+	}
+	if got := b[u(24) : u(24)+3]; !bytes.Equal(got, []byte{1, 2, 3}) {
+		t.Errorf("record 0 data %v", got)
+	}
+	if u(64) != 80 || u(64+56) != 1 || string(b[u(72):u(72)+3]) != "/x\x00" || u(72)%8 != 0 {
+		t.Errorf("record 1: % x", b[64:128])
+	}
+	if u(128) != ^uint64(0) || string(b[u(136):u(136)+10]) != "/bin/prog\x00" {
+		t.Errorf("terminator: % x", b[128:192])
+	}
+	if b, _ := m.Encode(""); binary.NativeEndian.Uint64(b[136:]) != 0 {
+		t.Error("no path: the terminator's path must be 0")
+	}
+	big := TrampolineMsg{}
+	big.Syscall("big", 1, Bytes(make([]byte, trampolineMsgMax)))
+	if _, err := big.Encode(""); err == nil {
+		t.Error("a message larger than the stage's buffer was encoded")
+	}
+}
+
+func TestTrampolineMsgFailure(t *testing.T) {
+	var m TrampolineMsg
+	m.Syscall("first", 1)
+	m.Syscall("second", 2)
+	report := func(errno syscall.Errno, idx uint32) []byte {
+		b := binary.NativeEndian.AppendUint32(nil, uint32(errno))
+		return binary.NativeEndian.AppendUint32(b, idx)
+	}
+	for _, tt := range []struct {
+		idx  uint32
+		step string
+	}{{0, "first"}, {1, "second"}, {2, "exec"}, {TrampolineNoRecord, ""}} {
+		step, errno := m.Failure(report(syscall.EPERM, tt.idx))
+		if step != tt.step || errno != syscall.EPERM {
+			t.Errorf("index %d: %q %v, want %q EPERM", tt.idx, step, errno, tt.step)
+		}
+	}
+}
