@@ -1,6 +1,10 @@
 package rootfs
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // Config is what rootfs needs from the container's configuration.
 type Config struct {
@@ -36,4 +40,8 @@ type Config struct {
 	Hierarchies []Hierarchy
 	// MountLabel is linux.mountLabel; without SELinux it is ignored.
 	MountLabel string
+	// ProcPidNS, when set, is the pid namespace proc filesystems show
+	// (procfs's pidns option), for a caller outside it: run's direct
+	// init, a thread of rt whose child is the container's PID 1.
+	ProcPidNS *os.File
 }

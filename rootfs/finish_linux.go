@@ -12,8 +12,14 @@ import (
 // linux.readonlyPaths, linux.maskedPaths, the read-only remount of tmpfs
 // and /dev mounts that asked for "ro" (delayed so they could be filled),
 // and finally root.readonly.
-func Finish(c *Config) error {
-	root, err := openRoot(newRoot)
+func Finish(c *Config) error { return FinishIn(c, newRoot) }
+
+// FinishIn is Finish for the root filesystem at dir, before pivot_root
+// (run's direct init: its /proc after pivot_root is the container's, which
+// the thread doing the work is not in, so "/proc/self/fd/N" would not
+// resolve).
+func FinishIn(c *Config, dir string) error {
+	root, err := openRoot(dir)
 	if err != nil {
 		return err
 	}
@@ -199,4 +205,23 @@ func MountConsole(slavePath string) error {
 		return fmt.Errorf("bind %s onto /dev/console: %w", slavePath, err)
 	}
 	return nil
+}
+
+// MkdirIn creates path, with any missing parents, inside the root
+// filesystem at dir (before pivot_root), resolving it inside that root.
+func MkdirIn(dir, path string) error {
+	dest := cleanDest(path)
+	if dest == "/" {
+		return nil
+	}
+	root, err := openRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	fd, err := openDest(root, dest, false)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -307,7 +308,11 @@ func mountFS(c *Config, root *rootDir, m specs.Mount, dest string, opts *MountOp
 		source = m.Type
 	}
 	bound := false
-	err = sys.Mount(source, fdPath(dst), m.Type, flags, opts.Data)
+	if m.Type == "proc" && c.ProcPidNS != nil {
+		err = mountProcPidNS(c.ProcPidNS, source, dst, flags, opts.Data)
+	} else {
+		err = sys.Mount(source, fdPath(dst), m.Type, flags, opts.Data)
+	}
 	if errors.Is(err, unix.EPERM) && c.UserNS {
 		err = userNSFallback(m.Type, dst)
 		bound = err == nil
@@ -354,6 +359,83 @@ func userNSFallback(typ string, dst int) error {
 	}
 	if err := sys.Mount(host, fdPath(dst), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind host %s (user namespace fallback): %w", host, err)
+	}
+	return nil
+}
+
+// procAttrs are the mount(2) flags a proc mount may have, as mount
+// attributes of the new mount API.
+var procAttrs = [...]struct {
+	flag uintptr
+	attr uint64
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+	{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+	{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
+	{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+}
+
+// ProcFlagsOK reports whether a proc mount with these mount(2) flags can be
+// made with mountProcPidNS.
+func ProcFlagsOK(flags uintptr) bool {
+	for _, a := range procAttrs {
+		flags &^= a.flag
+	}
+	return flags&^(unix.MS_REC|unix.MS_SILENT|unix.MS_RELATIME) == 0
+}
+
+// mountProcPidNS mounts a proc filesystem showing the pid namespace pidns
+// onto dst, with the new mount API: mount(2) can only make one for the
+// caller's own pid namespace. The options are procfs's own (hidepid=...,
+// subset=...).
+func mountProcPidNS(pidns *os.File, source string, dst int, flags uintptr, data string) error {
+	if !ProcFlagsOK(flags) {
+		return fmt.Errorf("proc mount flags %#x: not expressible as mount attributes", flags)
+	}
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetString(fs, "source", source); err != nil {
+		return fmt.Errorf("fsconfig source: %w", err)
+	}
+	if err := unix.FsconfigSetFd(fs, "pidns", int(pidns.Fd())); err != nil {
+		return fmt.Errorf("fsconfig pidns: %w", err)
+	}
+	for _, o := range strings.Split(data, ",") {
+		if o == "" {
+			continue
+		}
+		k, v, hasValue := strings.Cut(o, "=")
+		if hasValue {
+			err = unix.FsconfigSetString(fs, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fs, k)
+		}
+		if err != nil {
+			return fmt.Errorf("fsconfig %s: %w", o, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return fmt.Errorf("fsconfig create: %w", err)
+	}
+	var attrs uint64
+	for _, a := range procAttrs {
+		if flags&a.flag != 0 {
+			attrs |= a.attr
+		}
+	}
+	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, int(attrs))
+	if err != nil {
+		return fmt.Errorf("fsmount: %w", err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
 }

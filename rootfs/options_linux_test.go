@@ -206,3 +206,28 @@ func TestKnownMountOptions(t *testing.T) {
 		t.Errorf("an option is listed twice: %v", known)
 	}
 }
+
+// ProcFlagsOK: the flags a proc mount made with the new mount API can
+// carry are exactly those with a mount attribute.
+func TestProcFlagsOK(t *testing.T) {
+	for _, tt := range []struct {
+		opts []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"nosuid", "noexec", "nodev", "ro", "relatime"}, true},
+		{[]string{"noatime", "nodiratime"}, true},
+		{[]string{"strictatime", "rw"}, true},
+		{[]string{"sync"}, false},
+		{[]string{"dirsync"}, false},
+		{[]string{"mand"}, false},
+	} {
+		o, err := ParseMountOptions(tt.opts)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.opts, err)
+		}
+		if got := ProcFlagsOK(o.Flags); got != tt.ok {
+			t.Errorf("%v (flags %#x): %v, want %v", tt.opts, o.Flags, got, tt.ok)
+		}
+	}
+}
