@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/internal/earlyinit"
 )
 
 // Join is one namespace to join: its runtime-spec type, the open namespace
@@ -147,9 +149,13 @@ func RunInNamespaces(joins []Join, fn func() error) error {
 // would stay with the process. If the goroutine starts on the main thread,
 // it keeps that thread while a second goroutine, necessarily on another
 // thread, runs fn.
+//
+// The goroutines start with their stack grown to 64 KiB (earlyinit.Grown):
+// fn may go deep, and growing later would walk its frames through pclntab,
+// which costs RSS (see internal/earlyinit).
 func OnDiscardedThread(fn func() error) error {
 	errc := make(chan error, 1)
-	go func() {
+	go earlyinit.Grown(func() {
 		runtime.LockOSThread()
 		if unix.Gettid() != unix.Getpid() {
 			// Never unlocked: the thread ends with this goroutine.
@@ -157,14 +163,14 @@ func OnDiscardedThread(fn func() error) error {
 			return
 		}
 		inner := make(chan error, 1)
-		go func() {
+		go earlyinit.Grown(func() {
 			runtime.LockOSThread()
 			inner <- fn()
-		}()
+		})
 		err := <-inner
 		runtime.UnlockOSThread()
 		errc <- err
-	}()
+	})
 	return <-errc
 }
 

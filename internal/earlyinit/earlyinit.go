@@ -18,8 +18,29 @@
 // happens in a command's life.
 package earlyinit
 
+import "runtime"
+
 // frameSize is the frame grow asks for; the runtime doubles the stack
 // from 2 KiB until the frame fits (32 KiB). The frame is never written.
 const frameSize = 24 << 10
 
-func init() { grow() }
+func init() {
+	grow()
+	// No heap profile is ever written, and each sampled allocation (one
+	// per 512 KiB on average) unwinds its stack through pclntab the same
+	// way.
+	runtime.MemProfileRate = 0
+}
+
+// largeFrameSize makes Grown's stack 64 KiB.
+const largeFrameSize = 56 << 10
+
+// Grown grows the stack to 64 KiB, then runs fn: the entry of a goroutine
+// that will go deep (rt's discarded threads, run's direct init among
+// them), `go earlyinit.Grown(f)`. The stack grows while it holds only this
+// package's frames and goexit's, whose unwind tables the main goroutine's
+// growth at init has already read.
+func Grown(fn func()) {
+	growLarge()
+	fn()
+}

@@ -7,3 +7,7 @@
 // zeroed, touching every page of it.)
 TEXT ·grow(SB), 0, $const_frameSize-0
 	RET
+
+// func growLarge(): the same with a frame of largeFrameSize bytes.
+TEXT ·growLarge(SB), 0, $const_largeFrameSize-0
+	RET
