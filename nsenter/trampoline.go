@@ -3,7 +3,11 @@ package nsenter
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The trampoline's message (see TrampolineArg0): records of 64 bytes, each
@@ -28,9 +32,10 @@ type TrampolineMsg struct {
 }
 
 type trampolineRec struct {
-	nr   uint64
-	args [6]uint64
-	rel  uint64 // bit i: args[i] is an offset into data
+	nr     uint64
+	args   [6]uint64
+	rel    uint64 // bit i: args[i] is an offset into data
+	thread bool   // RunOnThread makes it too
 }
 
 // Arg is an argument of a record: a number, or bytes stored in the message
@@ -52,10 +57,20 @@ func String(s string) Arg { return Bytes(append([]byte(s), 0)) }
 
 // Syscall appends a record; step names it in errors.
 func (m *TrampolineMsg) Syscall(step string, nr uintptr, args ...Arg) {
+	m.add(step, false, nr, args)
+}
+
+// ThreadSyscall appends a record that RunOnThread makes as well: one whose
+// effect is the calling thread's own (credentials, capabilities, cwd).
+func (m *TrampolineMsg) ThreadSyscall(step string, nr uintptr, args ...Arg) {
+	m.add(step, true, nr, args)
+}
+
+func (m *TrampolineMsg) add(step string, thread bool, nr uintptr, args []Arg) {
 	if len(args) > 6 {
 		panic("nsenter: more than six system call arguments")
 	}
-	r := trampolineRec{nr: uint64(nr)}
+	r := trampolineRec{nr: uint64(nr), thread: thread}
 	for i, a := range args {
 		if !a.isPtr {
 			r.args[i] = a.val
@@ -71,6 +86,32 @@ func (m *TrampolineMsg) Syscall(step string, nr uintptr, args ...Arg) {
 	}
 	m.recs = append(m.recs, r)
 	m.steps = append(m.steps, step)
+}
+
+// RunOnThread makes the ThreadSyscall records, in order, on the calling
+// thread (which must be locked to its goroutine, and is usually discarded
+// afterwards), so that a preparing thread takes on what the trampoline
+// will. It returns the step of the first that fails.
+func (m *TrampolineMsg) RunOnThread() (step string, err error) {
+	for i, r := range m.recs {
+		if !r.thread {
+			continue
+		}
+		var a [6]uintptr
+		for j, v := range r.args {
+			if r.rel&(1<<j) != 0 {
+				a[j] = uintptr(unsafe.Pointer(&m.data[v]))
+			} else {
+				a[j] = uintptr(v)
+			}
+		}
+		if _, _, e := unix.RawSyscall6(uintptr(r.nr), a[0], a[1], a[2], a[3], a[4], a[5]); e != 0 {
+			runtime.KeepAlive(m.data)
+			return m.steps[i], e
+		}
+	}
+	runtime.KeepAlive(m.data)
+	return "", nil
 }
 
 // Len is the number of records.

@@ -3,8 +3,12 @@ package nsenter
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The encoding the stage reads: 64-byte records, relocated arguments as
@@ -58,5 +62,30 @@ func TestTrampolineMsgFailure(t *testing.T) {
 		if step != tt.step || errno != syscall.EPERM {
 			t.Errorf("index %d: %q %v, want %q EPERM", tt.idx, step, errno, tt.step)
 		}
+	}
+}
+
+// RunOnThread makes the ThreadSyscall records on the calling thread, in
+// order, skips the others, and names the step of one that fails.
+func TestTrampolineMsgRunOnThread(t *testing.T) {
+	var m TrampolineMsg
+	name := "rt-thread-test"
+	m.Syscall("not on the thread", unix.SYS_EXIT, Val(7)) // would end the thread
+	m.ThreadSyscall("name", unix.SYS_PRCTL, Val(unix.PR_SET_NAME), String(name))
+	m.ThreadSyscall("bad prctl", unix.SYS_PRCTL, Val(0xdead))
+	var comm string
+	var step string
+	var err error
+	OnDiscardedThread(func() error {
+		step, err = m.RunOnThread()
+		b, _ := os.ReadFile("/proc/thread-self/comm")
+		comm = strings.TrimSpace(string(b))
+		return nil
+	})
+	if comm != name {
+		t.Errorf("thread name %q, want %q (the record before the failing one ran)", comm, name)
+	}
+	if step != "bad prctl" || err != unix.EINVAL {
+		t.Errorf("RunOnThread: step %q, error %v; want \"bad prctl\", EINVAL", step, err)
 	}
 }
