@@ -31,6 +31,9 @@ type Container struct {
 	// startNow is the sync socket of an init created with StartNow, which
 	// Start reads to learn that the user program runs.
 	startNow *syncConn
+	// direct is the trampoline of a direct init (StartNow), which Start
+	// sends its message.
+	direct *directStart
 }
 
 // ID returns the container id.

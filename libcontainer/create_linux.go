@@ -274,6 +274,15 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	}
 	defer place.close()
 	t.mark("cgroup directories")
+	if ok, why := directInitOK(o, spec, ns, passed, mgr.Paths()); ok {
+		proc, fallback, err := c.startInitDirect(o, spec, mgr, ns, place, exe, t, undo)
+		if err == nil || !fallback {
+			return proc, err
+		}
+		logrus.Debugf("run: direct init failed before the container ran (%v); init re-exec path", err)
+	} else if o.StartNow {
+		logrus.Debugf("run: init re-exec path (%s)", why)
+	}
 	proc, err := spawnInit(exe, extra, syncFD, ns, sys, place)
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)

@@ -329,6 +329,11 @@ func chdirInside(cwd string) error {
 	if err := unix.Chdir(cwd); err != nil {
 		return err
 	}
+	return cwdInside(cwd)
+}
+
+// cwdInside checks that the cwd, just changed to cwd, is inside the root.
+func cwdInside(cwd string) error {
 	wd, err := unix.Getwd()
 	if err != nil {
 		return fmt.Errorf("cwd %s is outside the container root: %w", cwd, err)
@@ -402,6 +407,32 @@ func writeSysctl(key, val string) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	defer unix.Close(fd)
+	return writeProcFile(fd, p, key, val)
+}
+
+// writeSysctlIn is writeSysctl before pivot_root: the path is resolved
+// inside the root filesystem at root, as it would be after it.
+func writeSysctlIn(root, key, val string) error {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	defer unix.Close(dir)
+	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+	fd, err := unix.Openat2(dir, p, &unix.OpenHow{
+		Flags:   unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	defer unix.Close(fd)
+	return writeProcFile(fd, p, key, val)
+}
+
+// writeProcFile writes val to fd (path p, sysctl key) once it is checked
+// to be on procfs.
+func writeProcFile(fd int, p, key, val string) error {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(fd, &st); err != nil {
 		return fmt.Errorf("%s: %w", key, err)

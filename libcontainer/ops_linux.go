@@ -22,6 +22,9 @@ func (c *Container) Start() error {
 	if c.startNow != nil {
 		return c.startedNow()
 	}
+	if c.direct != nil {
+		return c.startDirectInit()
+	}
 	lock, err := c.lock()
 	if err != nil {
 		return err
