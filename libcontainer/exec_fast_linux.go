@@ -350,7 +350,7 @@ func (c *Container) startDirect(o ExecOpts) (proc *child, fallback bool, err err
 	}
 	var msg nsenter.TrampolineMsg
 	addRlimits(&msg, rl)
-	b, err := msg.Encode("")
+	b, err := msg.Encode("", nil)
 	if err == nil {
 		_, err = unix.Write(syncP[1], b)
 	}

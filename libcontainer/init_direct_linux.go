@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -58,9 +56,16 @@ import (
 // Anything else takes the re-exec path (directInitOK says why): joined or
 // user/time namespaces, hooks that run before start, seccomp, a scheduler
 // or I/O priority, --preserve-fds and LISTEN_FDS, --no-pivot, a pure
-// cgroup2 device policy, and mounts that could change HOME's lookup.
+// cgroup2 device policy, a kernel whose procfs lacks the pidns option,
+// and a rt whose permitted capabilities are not its bounding set.
 // tests/direct_test.go checks that both paths give the container the same
 // process and the same mounts.
+
+// keyringsOK: the kernel has keyrings (init ignores ENOSYS from keyctl).
+func keyringsOK() bool {
+	_, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	return !errors.Is(err, unix.ENOSYS)
+}
 
 // directInitOK says whether the container can take the direct path.
 func directInitOK(o CreateOpts, spec *specs.Spec, ns *nsPlan, passed int, paths map[string]string) (bool, string) {
@@ -97,29 +102,20 @@ func directInitOK(o CreateOpts, spec *specs.Spec, ns *nsPlan, passed int, paths 
 			return false, "cgroup2 device policy"
 		}
 	}
-	home := !hasEnv(spec.Process.Env, "HOME")
+	procs := false
 	for _, m := range spec.Mounts {
-		dest := filepath.Clean("/" + m.Destination)
-		if home && (dest == "/" || dest == "/etc" || dest == "/etc/passwd") {
-			return false, "HOME from a mounted /etc/passwd"
-		}
 		if m.Type == "proc" {
+			procs = true
 			opts, err := rootfs.ParseMountOptions(m.Options)
 			if err != nil || !rootfs.ProcFlagsOK(opts.Flags) {
 				return false, "proc mount options"
 			}
 		}
 	}
-	return true, ""
-}
-
-func hasEnv(env []string, name string) bool {
-	for _, e := range env {
-		if strings.HasPrefix(e, name+"=") {
-			return true
-		}
+	if procs && !rootfs.ProcPidNSSupported() {
+		return false, "procfs without the pidns option (Linux < 6.18)"
 	}
-	return false
+	return true, ""
 }
 
 // directStart is what Start needs of a direct init: the trampoline waits
@@ -152,16 +148,10 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 	if err != nil {
 		return nil, false, &stepError{Step: "process.capabilities", Err: err}
 	}
-	env := p.Env
-	if !hasEnv(env, "HOME") {
-		// Before the mounts, which directInitOK made sure cannot cover it.
-		home := "/"
-		if path, err := securejoin.SecureJoin(st.Rootfs, "/etc/passwd"); err == nil {
-			if h := passwdField(path, p.User.UID, 5); h != "" {
-				home = h
-			}
-		}
-		env = append(env[:len(env):len(env)], "HOME="+home)
+	if plan.CurPermitted != plan.CurBounding {
+		// The thread could not take on what the trampoline, root after
+		// its exec, starts with.
+		return nil, true, errors.New("rt's permitted capabilities are not its bounding set")
 	}
 	// Limits before anything runs in the cgroups (init sets them while its
 	// runtime starts).
@@ -217,8 +207,13 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 	}()
 	t.mark("direct init: plan")
 
-	ds.msg = initRecords(c.ID(), o.NoNewKeyring, p, linux.Personality, rl, plan)
-	d := &directThread{t: t, spec: spec, ns: ns, msg: ds.msg, place: place, rc: rc, exePath: exePath, env: env,
+	ds.msg = initRecords(c.ID(), o.NoNewKeyring || !keyringsOK(), p, linux.Personality, rl, plan)
+	// The longest message the thread's results can make must fit.
+	long := strings.Repeat("x", unix.PathMax)
+	if _, err := ds.msg.Encode(long, append(p.Env[:len(p.Env):len(p.Env)], "HOME="+long)); err != nil {
+		return nil, true, err
+	}
+	d := &directThread{t: t, spec: spec, ns: ns, msg: ds.msg, place: place, rc: rc, exePath: exePath,
 		files: []*os.File{os.Stdin, os.Stdout, os.Stderr, os.NewFile(uintptr(errP[1]), "trampoline-err"), os.NewFile(uintptr(syncP[0]), "trampoline-sync")}}
 	nsenter.OnDiscardedThread(func() error {
 		d.run()
@@ -251,7 +246,7 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 			return nil, false, &stepError{Step: "write process.oomScoreAdj", Err: err}
 		}
 	}
-	if ds.b, err = ds.msg.Encode(d.path); err != nil {
+	if ds.b, err = ds.msg.Encode(d.path, d.env); err != nil {
 		return nil, false, &stepError{Step: "start init", Err: err}
 	}
 	final, err := st.prepareCreated(c.dir)
@@ -309,6 +304,12 @@ func (d *directThread) run() {
 		d.fail("unshare namespaces", err, true)
 		return
 	}
+	// The trampoline starts in "/", which pivot_root moves into the new
+	// root: never in rt's own cwd, a host directory, until its chdir.
+	if err := unix.Chdir("/"); err != nil {
+		d.fail("unshare namespaces", err, true)
+		return
+	}
 	// v1: this thread joins, before it opens anything of the container's
 	// (the devices cgroup applies to its mknods); the trampoline inherits.
 	for _, f := range d.place.tasks {
@@ -331,7 +332,8 @@ func (d *directThread) run() {
 		sys.Cloneflags = unix.CLONE_NEWCGROUP
 	}
 	argv := append([]string{nsenter.TrampolineArg0, "3", ""}, p.Args...)
-	proc, err := startChild(d.exePath, argv, d.env, d.files, sys)
+	// No environment yet: the program's comes with the message.
+	proc, err := startChild(d.exePath, argv, nil, d.files, sys)
 	if err != nil {
 		d.fail("start init", fmt.Errorf("exec rt's trampoline: %w", err), true)
 		return
@@ -392,6 +394,8 @@ func (d *directThread) run() {
 		return
 	}
 	d.t.mark("direct init: sysctls, finish, pivot")
+	// As init: HOME from the container's /etc/passwd, as root.
+	d.env = withHome(p.Env, p.User.UID)
 	// This thread, which then ends, takes on the process's credentials,
 	// capabilities and cwd with the very calls the trampoline will make,
 	// and checks the cwd and resolves the program as that user, as init
@@ -470,6 +474,9 @@ func initRecords(id string, noKeyring bool, p *specs.Process, pers *specs.LinuxP
 	if p.NoNewPrivileges {
 		m.ThreadSyscall("process.noNewPrivileges", unix.SYS_PRCTL, val(unix.PR_SET_NO_NEW_PRIVS), val(1))
 	}
+	// "Starting", on the sync socket (fd 4): an EOF on the error socket
+	// without it is a trampoline that died, not one that exec'd.
+	m.Syscall("start", unix.SYS_WRITE, val(4), nsenter.Bytes([]byte{'s'}), val(1))
 	return m
 }
 
@@ -512,6 +519,10 @@ func (c *Container) startDirectInit() error {
 		var report [8]byte
 		if n, _ := readFull(ds.errs, report[:]); n == len(report) {
 			return trampolineError(ds.msg, report[:], ds.arg0)
+		}
+		var starting [1]byte
+		if n, _ := readFull(ds.sync, starting[:]); n != 1 {
+			return errors.New("container init exited before starting the process")
 		}
 		return nil
 	}()

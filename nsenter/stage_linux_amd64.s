@@ -166,17 +166,33 @@ rdone:
 	JZ	argpath
 	LEAQ	trampMsg<>(SB), AX
 	ADDQ	AX, DI
-	JMP	doexec
+	JMP	envsel
 argpath:
 	MOVQ	24(SP), DI		// PATH
+envsel:
+	MOVQ	0(SP), BX
+	LEAQ	16(SP)(BX*8), DX	// envp: ours
+	MOVQ	16(R15), CX		// or the terminator's: an offset of offsets, 0-ended
+	TESTQ	CX, CX
+	JZ	doexec
+	LEAQ	trampMsg<>(SB), AX
+	ADDQ	AX, CX
+	MOVQ	CX, DX
+envloop:
+	MOVQ	0(CX), R8
+	TESTQ	R8, R8
+	JZ	doexec
+	ADDQ	AX, R8
+	MOVQ	R8, 0(CX)
+	ADDQ	$8, CX
+	JMP	envloop
 doexec:
 	LEAQ	32(SP), SI		// &argv[3]
-	MOVQ	0(SP), BX
-	LEAQ	16(SP)(BX*8), DX	// envp
 	MOVL	$SYS_execve, AX
 	SYSCALL				// returns only on failure
 	JMP	tfail
 tproto:
+	MOVL	$0xffffffff, R13	// no record to blame
 	MOVQ	$-71, AX		// EPROTO
 tfail:
 	NEGQ	AX

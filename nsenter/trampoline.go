@@ -14,7 +14,9 @@ import (
 // a system call number and six arguments and a mask whose bit i makes
 // argument i an offset into the message; a terminator (number all ones)
 // whose first argument is the offset of the path to exec, or 0 for the
-// PATH of argv; then the data the offsets point into.
+// PATH of argv, and whose second is the offset of an environment (an array
+// of offsets of strings, ending in 0), or 0 for the trampoline's own; then
+// the data the offsets point into.
 const (
 	trampolineMsgMax  = 32768 // the stage's buffer (stage_linux_amd64.s)
 	trampolineRecSize = 64
@@ -118,19 +120,37 @@ func (m *TrampolineMsg) RunOnThread() (step string, err error) {
 func (m *TrampolineMsg) Len() int { return len(m.recs) }
 
 // Encode returns the message, ending in an exec of path ("" for argv's
-// PATH).
-func (m *TrampolineMsg) Encode(path string) ([]byte, error) {
+// PATH) with the environment env (nil for the trampoline's own).
+func (m *TrampolineMsg) Encode(path string, env []string) ([]byte, error) {
 	data := m.data
-	var pathOff uint64
-	if path != "" {
+	align := func() {
 		for len(data)%8 != 0 {
 			data = append(data, 0)
 		}
+	}
+	var pathOff, envOff uint64
+	if path != "" {
+		align()
 		pathOff = uint64(len(data))
 		data = append(data, path...)
 		data = append(data, 0)
 	}
 	base := uint64((len(m.recs) + 1) * trampolineRecSize)
+	if env != nil {
+		// The strings, then the array of their offsets (the stage adds
+		// the message's address to each in place).
+		offs := make([]uint64, 0, len(env)+1)
+		for _, e := range env {
+			offs = append(offs, base+uint64(len(data)))
+			data = append(data, e...)
+			data = append(data, 0)
+		}
+		align()
+		envOff = uint64(len(data))
+		for _, o := range append(offs, 0) {
+			data = binary.NativeEndian.AppendUint64(data, o)
+		}
+	}
 	b := make([]byte, 0, int(base)+len(data))
 	for _, r := range m.recs {
 		b = binary.NativeEndian.AppendUint64(b, r.nr)
@@ -146,8 +166,12 @@ func (m *TrampolineMsg) Encode(path string) ([]byte, error) {
 	if path != "" {
 		pathOff += base
 	}
+	if env != nil {
+		envOff += base
+	}
 	b = binary.NativeEndian.AppendUint64(b, pathOff)
-	b = append(b, make([]byte, trampolineRecSize-16)...)
+	b = binary.NativeEndian.AppendUint64(b, envOff)
+	b = append(b, make([]byte, trampolineRecSize-24)...)
 	b = append(b, data...)
 	if len(b) > trampolineMsgMax {
 		return nil, fmt.Errorf("trampoline message of %d bytes: more than %d", len(b), trampolineMsgMax)

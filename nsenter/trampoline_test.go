@@ -18,7 +18,7 @@ func TestTrampolineMsgEncode(t *testing.T) {
 	var m TrampolineMsg
 	m.Syscall("one", 302, Val(0), Val(7), Bytes([]byte{1, 2, 3}), Val(0))
 	m.Syscall("two", 80, String("/x"))
-	b, err := m.Encode("/bin/prog")
+	b, err := m.Encode("/bin/prog", []string{"A=1", "HOME=/h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,12 +36,16 @@ func TestTrampolineMsgEncode(t *testing.T) {
 	if u(128) != ^uint64(0) || string(b[u(136):u(136)+10]) != "/bin/prog\x00" {
 		t.Errorf("terminator: % x", b[128:192])
 	}
-	if b, _ := m.Encode(""); binary.NativeEndian.Uint64(b[136:]) != 0 {
-		t.Error("no path: the terminator's path must be 0")
+	env := int(u(144))
+	if env%8 != 0 || string(b[u(env):u(env)+4]) != "A=1\x00" || string(b[u(env+8):u(env+8)+7]) != "HOME=/h" || u(env+16) != 0 {
+		t.Errorf("environment at %d: % x", env, b[env:])
+	}
+	if b, _ := m.Encode("", nil); binary.NativeEndian.Uint64(b[136:]) != 0 || binary.NativeEndian.Uint64(b[144:]) != 0 {
+		t.Error("no path, no environment: the terminator's offsets must be 0")
 	}
 	big := TrampolineMsg{}
 	big.Syscall("big", 1, Bytes(make([]byte, trampolineMsgMax)))
-	if _, err := big.Encode(""); err == nil {
+	if _, err := big.Encode("", nil); err == nil {
 		t.Error("a message larger than the stage's buffer was encoded")
 	}
 }

@@ -387,6 +387,22 @@ func ProcFlagsOK(flags uintptr) bool {
 	return flags&^(unix.MS_REC|unix.MS_SILENT|unix.MS_RELATIME) == 0
 }
 
+// ProcPidNSSupported reports whether procfs takes the pidns option (Linux
+// 6.18): an fs context for proc accepts this process's own pid namespace.
+func ProcPidNSSupported() bool {
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fs)
+	ns, err := unix.Open("/proc/self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(ns)
+	return unix.FsconfigSetFd(fs, "pidns", ns) == nil
+}
+
 // mountProcPidNS mounts a proc filesystem showing the pid namespace pidns
 // onto dst, with the new mount API: mount(2) can only make one for the
 // caller's own pid namespace. The options are procfs's own (hidepid=...,

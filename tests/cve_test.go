@@ -367,7 +367,7 @@ const cwdEscapeScript = `echo "pwd=$(pwd -P 2>&1)"
 i=0; while [ $i -lt 64 ]; do cd -P .. 2>/dev/null; i=$((i+1)); done
 echo "top=$(stat -c %d:%i .)"
 echo "root=$(stat -c %d:%i /)"
-for f in /proc/$$/fd/*; do echo "fd ${f##*/} $(readlink $f)"; done`
+ls -l /proc/$$/fd`
 
 // checkCwdEscape checks cwdEscapeScript's output.
 func checkCwdEscape(t *testing.T, out string) {
@@ -381,11 +381,13 @@ func checkCwdEscape(t *testing.T, out string) {
 	if top == "" || top != root {
 		t.Errorf("climbing .. from the cwd reached %s, not the container's / (%s): the cwd is on the host\n%s", top, root, out)
 	}
+	// ls -l's "N -> target" lines (a loop with $(readlink) would list
+	// the shell's own pipe).
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 2 && f[0] == "fd" {
-			if n, err := strconv.Atoi(f[1]); err == nil && n > 2 {
-				t.Errorf("the container's process holds fd %d (%s): a runtime fd leaked\n%s", n, strings.Join(f[2:], " "), out)
+		if len(f) >= 3 && f[len(f)-2] == "->" {
+			if n, err := strconv.Atoi(f[len(f)-3]); err == nil && n > 2 {
+				t.Errorf("the container's process holds fd %d (%s): a runtime fd leaked\n%s", n, f[len(f)-1], out)
 			}
 		}
 	}
@@ -421,6 +423,61 @@ func TestCVE2024_21626LeakedFdCwd(t *testing.T) {
 			continue
 		}
 		checkCwdEscape(t, r.stdout)
+	}
+}
+
+// TestCVE2024_21626CwdSwappedToProcSelf: while containers start, a process
+// sharing the rootfs (here the test) keeps exchanging the directory
+// process.cwd names with a symlink to /proc/self/cwd. The runtime checks
+// the cwd on one thread or process, and the process that execs the
+// program changes to it again: if that process still had a host
+// directory as its cwd (rt's own, before pivot_root), the swap would
+// leave the program there. Every start must be refused or leave the
+// process inside the root.
+func TestCVE2024_21626CwdSwappedToProcSelf(t *testing.T) {
+	b := newBundle(t, shell(cwdEscapeScript), func(s *specs.Spec) { s.Process.Cwd = "/w" })
+	dir, link := b.rootfsPath("/w"), b.rootfsPath("/w.lnk")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/cwd", link); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE)
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	ok, refused := 0, 0
+	deadline := time.Now().Add(cveRaceDuration)
+	for i := 0; i < 60 && time.Now().Before(deadline); i++ {
+		r := b.run()
+		if !r.ok() {
+			refused++
+			assertNothingLeft(t, b)
+			continue
+		}
+		ok++
+		checkCwdEscape(t, r.stdout)
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("%d started inside the root, %d refused", ok, refused)
+	if ok == 0 {
+		t.Error("no start succeeded: the race tested nothing")
 	}
 }
 

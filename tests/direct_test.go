@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // rt has two ways to set up a container for `run`: the init re-exec path
@@ -183,5 +184,30 @@ func (b *bundle) plantDir(path string, uid, gid int) {
 	}
 	if err := os.Chown(p, uid, gid); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// TestHomeFromDevicePasswd: without HOME in the environment, HOME comes
+// from the container's /etc/passwd, read inside the container (its
+// devices cgroup, its root): an image whose /etc/passwd is a device node
+// (/dev/kmsg, which would block reading the host's kernel log) gets
+// HOME=/, on both paths.
+func TestHomeFromDevicePasswd(t *testing.T) {
+	for _, path := range []string{"direct", "re-exec"} {
+		t.Run(path, func(t *testing.T) {
+			muts := []func(*specs.Spec){shell(`echo "HOME=$HOME"`)}
+			if path == "re-exec" {
+				muts = append(muts, reexecPath)
+			}
+			b := newBundle(t, muts...)
+			p := b.rootfsPath("/etc/passwd")
+			os.Remove(p)
+			if err := unix.Mknod(p, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 11))); err != nil {
+				t.Fatal(err)
+			}
+			if out := strings.TrimSpace(b.output()); out != "HOME=/" {
+				t.Errorf("got %q, want HOME=/", out)
+			}
+		})
 	}
 }

@@ -20,6 +20,9 @@ type Plan struct {
 	// The sets the process starts with (after a change to a non-zero uid
 	// with keepcaps, effective is empty and permitted unchanged).
 	CurBounding, CurInheritable uint64
+	// CurPermitted is the calling thread's permitted set: a thread that
+	// makes the same calls (RunOnThread) needs it to be CurBounding.
+	CurPermitted uint64
 	// The sets to end with: bit n is capability n.
 	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 }
@@ -49,6 +52,7 @@ func NewPlan(c *specs.LinuxCapabilities) (*Plan, error) {
 		return nil, fmt.Errorf("capabilities: capget: %w", err)
 	}
 	p.CurInheritable = uint64(data[1].Inheritable)<<32 | uint64(data[0].Inheritable)
+	p.CurPermitted = uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted)
 	// Permitted after an exec as root is the bounding set.
 	r := resolve(c, func(cp capability.Cap) bool { return cp <= last && p.CurBounding&(1<<cp) != 0 })
 	if len(r.dropped) > 0 {
