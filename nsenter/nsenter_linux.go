@@ -150,28 +150,54 @@ func RunInNamespaces(joins []Join, fn func() error) error {
 // it keeps that thread while a second goroutine, necessarily on another
 // thread, runs fn.
 //
+// It returns once that thread is gone, not only done: until then the
+// thread is still in whatever cgroups fn joined, where a `delete -f` of
+// that container would find this process and kill it, or freeze the
+// thread mid-exit with a runtime lock held.
+//
 // The goroutines start with their stack grown to 64 KiB (earlyinit.Grown):
 // fn may go deep, and growing later would walk its frames through pclntab,
 // which costs RSS (see internal/earlyinit).
 func OnDiscardedThread(fn func() error) error {
-	errc := make(chan error, 1)
+	type result struct {
+		err   error
+		pidfd int // the thread's (PIDFD_THREAD), readable once it exited
+	}
+	res := make(chan result, 1)
+	work := func() {
+		err := fn()
+		fd, perr := unix.PidfdOpen(unix.Gettid(), unix.PIDFD_THREAD)
+		if perr != nil {
+			fd = -1 // Linux < 6.9: the exit is not waited for
+		}
+		res <- result{err, fd}
+	}
 	go earlyinit.Grown(func() {
 		runtime.LockOSThread()
 		if unix.Gettid() != unix.Getpid() {
-			// Never unlocked: the thread ends with this goroutine.
-			errc <- fn()
+			work() // never unlocked: the thread ends with this goroutine
 			return
 		}
-		inner := make(chan error, 1)
+		inner := make(chan struct{})
 		go earlyinit.Grown(func() {
 			runtime.LockOSThread()
-			inner <- fn()
+			defer close(inner)
+			work()
 		})
-		err := <-inner
+		<-inner
 		runtime.UnlockOSThread()
-		errc <- err
 	})
-	return <-errc
+	r := <-res
+	if r.pidfd >= 0 {
+		pfd := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
+				break
+			}
+		}
+		unix.Close(r.pidfd)
+	}
+	return r.err
 }
 
 // CgroupTasks is a Join type that is no namespace: File is a cgroup v1

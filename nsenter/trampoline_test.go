@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,5 +92,19 @@ func TestTrampolineMsgRunOnThread(t *testing.T) {
 	}
 	if step != "bad prctl" || err != unix.EINVAL {
 		t.Errorf("RunOnThread: step %q, error %v; want \"bad prctl\", EINVAL", step, err)
+	}
+}
+
+// OnDiscardedThread returns once its thread is gone, not merely done.
+func TestOnDiscardedThreadWaitsForExit(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		var tid int
+		OnDiscardedThread(func() error {
+			tid = unix.Gettid()
+			return nil
+		})
+		if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); !os.IsNotExist(err) {
+			t.Fatalf("thread %d still there after OnDiscardedThread returned (%v)", tid, err)
+		}
 	}
 }
