@@ -321,12 +321,8 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 			return nil, fmt.Errorf("apply cgroups: join %s: %w", place.cgroup2.Name(), err)
 		}
 	}
-	if spec.Linux != nil && spec.Linux.Resources != nil {
-		res := *spec.Linux.Resources
-		res.Devices = cgroups.DeviceRules(res.Devices, spec.Linux.Devices)
-		if err := mgr.Set(&res); err != nil {
-			return nil, fmt.Errorf("set cgroup resources: %w", err)
-		}
+	if err := setResources(mgr, spec); err != nil {
+		return nil, err
 	}
 	if err := delegateCgroup(spec, st.CgroupPaths); err != nil {
 		return nil, err
@@ -334,10 +330,8 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	cfg.CgroupPaths = st.CgroupPaths
 	// Our mount table is init's only when its mount namespace is a new
 	// one (a copy of ours); in one joined by path init reads its own.
-	if hasCgroupMount(spec) && (ns.cloneFlags|ns.unshare)&unix.CLONE_NEWNS != 0 {
-		if ms, err := cgroups.Mounts(); err == nil {
-			cfg.Hierarchies = rootfs.HierarchiesFrom(ms)
-		}
+	if (ns.cloneFlags|ns.unshare)&unix.CLONE_NEWNS != 0 {
+		cfg.Hierarchies = hostHierarchies(spec)
 	}
 	t.mark("cgroups")
 
@@ -842,6 +836,55 @@ func (t *timer) mark(phase string) {
 	n := time.Now()
 	logrus.Debugf("timing: %-32s %8.3f ms (total %.3f ms)", phase, float64(n.Sub(t.last).Microseconds())/1000, float64(n.Sub(t.t0).Microseconds())/1000)
 	t.last = n
+}
+
+// setResources applies linux.resources (with linux.devices' rules) to the
+// container's cgroups.
+func setResources(mgr cgroups.Manager, spec *specs.Spec) error {
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return nil
+	}
+	res := *spec.Linux.Resources
+	res.Devices = cgroups.DeviceRules(res.Devices, spec.Linux.Devices)
+	if err := mgr.Set(&res); err != nil {
+		return fmt.Errorf("set cgroup resources: %w", err)
+	}
+	return nil
+}
+
+// hostHierarchies is our mount table's cgroup hierarchies when the config
+// mounts a cgroup filesystem (for rootfs.Config.Hierarchies), else nil.
+func hostHierarchies(spec *specs.Spec) []rootfs.Hierarchy {
+	if !hasCgroupMount(spec) {
+		return nil
+	}
+	ms, err := cgroups.Mounts()
+	if err != nil {
+		return nil
+	}
+	return rootfs.HierarchiesFrom(ms)
+}
+
+// rootfsConfig is what rootfs needs of spec, with the root filesystem at
+// rootfsPath and the container's cgroups; callers add what depends on how
+// the container is started.
+func rootfsConfig(spec *specs.Spec, rootfsPath string, cgroupPaths map[string]string) *rootfs.Config {
+	linux := spec.Linux
+	if linux == nil {
+		linux = &specs.Linux{}
+	}
+	return &rootfs.Config{
+		Rootfs:        rootfsPath,
+		Readonly:      spec.Root != nil && spec.Root.Readonly,
+		Mounts:        spec.Mounts,
+		Propagation:   linux.RootfsPropagation,
+		Devices:       linux.Devices,
+		MaskedPaths:   linux.MaskedPaths,
+		ReadonlyPaths: linux.ReadonlyPaths,
+		CgroupPaths:   cgroupPaths,
+		CgroupNS:      hasNamespace(linux, specs.CgroupNamespace),
+		MountLabel:    linux.MountLabel,
+	}
 }
 
 // hasCgroupMount: the config mounts a cgroup filesystem.

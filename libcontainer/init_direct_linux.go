@@ -155,34 +155,15 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 	}
 	// Limits before anything runs in the cgroups (init sets them while its
 	// runtime starts).
-	if linux.Resources != nil {
-		res := *linux.Resources
-		res.Devices = cgroups.DeviceRules(res.Devices, linux.Devices)
-		if err := mgr.Set(&res); err != nil {
-			return nil, false, fmt.Errorf("set cgroup resources: %w", err)
-		}
+	if err := setResources(mgr, spec); err != nil {
+		return nil, false, err
 	}
 	if err := delegateCgroup(spec, st.CgroupPaths); err != nil {
 		return nil, false, err
 	}
 	t.mark("direct init: cgroup limits")
-	rc := &rootfs.Config{
-		Rootfs:        st.Rootfs,
-		Readonly:      spec.Root != nil && spec.Root.Readonly,
-		Mounts:        spec.Mounts,
-		Propagation:   linux.RootfsPropagation,
-		Devices:       linux.Devices,
-		MaskedPaths:   linux.MaskedPaths,
-		ReadonlyPaths: linux.ReadonlyPaths,
-		CgroupPaths:   st.CgroupPaths,
-		CgroupNS:      ns.newCgroup,
-		MountLabel:    linux.MountLabel,
-	}
-	if hasCgroupMount(spec) {
-		if ms, err := cgroups.Mounts(); err == nil {
-			rc.Hierarchies = rootfs.HierarchiesFrom(ms)
-		}
-	}
+	rc := rootfsConfig(spec, st.Rootfs, st.CgroupPaths)
+	rc.Hierarchies = hostHierarchies(spec)
 	exePath, closeExe, err := execPath(exe, 2*(5+2))
 	if err != nil {
 		return nil, true, err

@@ -142,21 +142,10 @@ func (in *initProc) run() {
 		in.must("set domainname", unix.Setdomainname([]byte(spec.Domainname)))
 	}
 
-	rc := &rootfs.Config{
-		Rootfs:        cfg.Rootfs,
-		Readonly:      spec.Root != nil && spec.Root.Readonly,
-		Mounts:        spec.Mounts,
-		Propagation:   linux.RootfsPropagation,
-		Devices:       linux.Devices,
-		MaskedPaths:   linux.MaskedPaths,
-		ReadonlyPaths: linux.ReadonlyPaths,
-		NoPivot:       cfg.NoPivot,
-		UserNS:        cfg.NewUserNS || hasNamespace(linux, specs.UserNamespace),
-		CgroupPaths:   cfg.CgroupPaths,
-		Hierarchies:   cfg.Hierarchies,
-		CgroupNS:      hasNamespace(linux, specs.CgroupNamespace),
-		MountLabel:    linux.MountLabel,
-	}
+	rc := rootfsConfig(spec, cfg.Rootfs, cfg.CgroupPaths)
+	rc.NoPivot = cfg.NoPivot
+	rc.UserNS = cfg.NewUserNS || hasNamespace(linux, specs.UserNamespace)
+	rc.Hierarchies = cfg.Hierarchies
 	mountNS := hasNamespace(linux, specs.MountNamespace)
 	if mountNS {
 		in.must("prepare rootfs", rootfs.Prepare(rc))
