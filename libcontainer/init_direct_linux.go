@@ -322,7 +322,12 @@ func (d *directThread) run() {
 	d.proc = proc
 	d.t.mark("direct init: namespaces, trampoline")
 	if d.ns.newCgroup {
-		if err := joinNS(proc.Pid, "cgroup", unix.CLONE_NEWCGROUP); err != nil {
+		ns, err := nsenter.OpenNamespace(fmt.Sprintf("/proc/%d/ns/cgroup", proc.Pid), string(specs.CgroupNamespace))
+		if err == nil {
+			err = nsenter.JoinThread(ns, string(specs.CgroupNamespace))
+			ns.Close()
+		}
+		if err != nil {
 			d.fail("join the cgroup namespace", err, false)
 			return
 		}
@@ -459,16 +464,6 @@ func initRecords(id string, noKeyring bool, p *specs.Process, pers *specs.LinuxP
 	// without it is a trampoline that died, not one that exec'd.
 	m.Syscall("start", unix.SYS_WRITE, val(4), nsenter.Bytes([]byte{'s'}), val(1))
 	return m
-}
-
-// joinNS joins the namespace of pid's of type typ, on this thread.
-func joinNS(pid int, typ string, flag int) error {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, typ))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Setns(int(f.Fd()), flag)
 }
 
 func capHeader() nsenter.Arg {
