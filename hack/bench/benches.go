@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -262,9 +263,13 @@ func (h *harness) runAll() *results {
 	res := &results{samples: map[string]map[string][]float64{}, errs: map[string]map[string]string{},
 		nfail: map[string]map[string]int{},
 		na:    map[string]map[string]bool{}, rows: map[string]row{}, reps: map[string]int{}}
+	only := strings.FieldsFunc(h.o.only, func(r rune) bool { return r == ',' })
 	for _, b := range h.benches() {
 		if stopping.Load() {
 			break
+		}
+		if len(only) > 0 && !slices.Contains(only, b.name) {
+			continue
 		}
 		t0 := time.Now()
 		h.runBench(b, res)

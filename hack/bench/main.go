@@ -15,6 +15,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +42,8 @@ type options struct {
 	idleReps       int
 	engineReps     int // podman run and ctr run; 0: not measured
 	timeout        time.Duration
+	only           string // comma-separated benchmark names; "": all
+	raw            string // file for every repetition's figures, as JSON
 }
 
 func main() {
@@ -70,6 +73,8 @@ func main() {
 	flag.IntVar(&o.conc, "conc-n", 20, "containers per concurrent repetition")
 	flag.IntVar(&o.engineReps, "engine-reps", 30, "repetitions of `podman run` and `ctr run` (0: skip them)")
 	flag.DurationVar(&o.timeout, "timeout", time.Minute, "kill a runtime command after this long")
+	flag.StringVar(&o.only, "only", "", "run only these benchmarks (comma-separated: floor,run,cycle,exec,idle,limits,seccomp,concurrent,sequential,podman,ctr)")
+	flag.StringVar(&o.raw, "raw", "", "also write every repetition's figure, per row and runtime in measuring order, to this JSON file")
 	flag.Parse()
 	if flag.NArg() != 0 || o.reps < 1 || o.seqReps < 1 || o.seqN < 1 || o.concReps < 1 || o.conc < 1 || o.idleReps < 1 || o.engineReps < 0 {
 		flag.Usage()
@@ -114,6 +119,16 @@ func run(o options) int {
 	}
 	report := h.report(res, time.Since(start))
 	fmt.Print(report)
+	if o.raw != "" {
+		b, err := json.MarshalIndent(res.samples, "", " ")
+		if err == nil {
+			err = os.WriteFile(o.raw, b, 0o644)
+		}
+		if err != nil {
+			logf("%v", err)
+			failed = true
+		}
+	}
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
 			logf("%v", err)
