@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/rtrun/rt/nsenter"
 )
 
 var psCommand = &cli.Command{
@@ -45,7 +48,7 @@ var psCommand = &cli.Command{
 		if len(psArgs) == 0 {
 			psArgs = []string{"-ef"}
 		}
-		out, err := exec.Command("ps", psArgs...).Output()
+		out, err := psOutput(psArgs)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -96,4 +99,21 @@ func filterPs(out string, pids []int) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// psOutput is exec.Command("ps", args...).Output(), with ps started with
+// rt's caller's timer slack.
+func psOutput(args []string) ([]byte, error) {
+	var out, stderr bytes.Buffer
+	cmd := exec.Command("ps", args...)
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := nsenter.WithCallerTimerSlack(cmd.Start); err != nil {
+		return nil, err
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		ee.Stderr = stderr.Bytes()
+	}
+	return out.Bytes(), err
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rtrun/rt/nsenter"
 )
 
 // child is a process this one started, or one reparented to it (rt as a
@@ -55,7 +57,11 @@ func startChild(path string, args, env []string, files []*os.File, sys *syscall.
 		attr = *sys
 	}
 	attr.PidFD = &pidfd
-	pid, _, err := syscall.StartProcess(path, args, &syscall.ProcAttr{Env: env, Files: fds, Sys: &attr})
+	var pid int
+	err := nsenter.WithCallerTimerSlack(func() (err error) {
+		pid, _, err = syscall.StartProcess(path, args, &syscall.ProcAttr{Env: env, Files: fds, Sys: &attr})
+		return err
+	})
 	for _, f := range files {
 		runtime.KeepAlive(f)
 	}
@@ -63,6 +69,16 @@ func startChild(path string, args, env []string, files []*os.File, sys *syscall.
 		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
 	}
 	return newChild(pid, pidfd), nil
+}
+
+// forkExec is syscall.ForkExec for a process that gets rt's caller's timer
+// slack.
+func forkExec(path string, args []string, attr *syscall.ProcAttr) (pid int, err error) {
+	err = nsenter.WithCallerTimerSlack(func() error {
+		pid, err = syscall.ForkExec(path, args, attr)
+		return err
+	})
+	return pid, err
 }
 
 // Wait reaps the child and returns its status; after the first call it

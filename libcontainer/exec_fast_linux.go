@@ -542,12 +542,12 @@ func directExec(p *specs.Process, spec *specs.Spec, joins *nsPlan, paths map[str
 		// access to the common ancestor's cgroup.procs as the process's
 		// user: failing that, a plain fork, and the parent moves it.
 		sys.UseCgroupFD, sys.CgroupFD = true, cgFD
-		if pid, err = syscall.ForkExec(exePath, argv, attr); err == nil {
+		if pid, err = forkExec(exePath, argv, attr); err == nil {
 			return pid, true, master, slave, false, nil
 		}
 		sys.UseCgroupFD = false
 	}
-	pid, err = syscall.ForkExec(exePath, argv, attr)
+	pid, err = forkExec(exePath, argv, attr)
 	if err != nil {
 		// A filter or a missing /proc may refuse what this needs; the
 		// re-exec path repeats every check and says what is wrong.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtrun/rt/nsenter"
 )
 
 // runHooks runs hooks in order with the state on stdin; the first failure
@@ -72,7 +74,10 @@ func runHook(h specs.Hook, state []byte) error {
 	cmd.Stderr = &stderr
 	// Do not wait for grandchildren that kept our pipes open past the timeout.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err := nsenter.WithCallerTimerSlack(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}

@@ -463,7 +463,7 @@ func (in *initProc) forkInit() {
 	}
 	// Forked from this (locked) thread, so the child inherits the
 	// namespaces unshared on it.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"rt", "init"}, &syscall.ProcAttr{
+	pid, err := forkExec("/proc/self/exe", []string{"rt", "init"}, &syscall.ProcAttr{
 		Env:   []string{"_RT_INIT_SYNC=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"},
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Setsid: true},
@@ -509,6 +509,9 @@ func raiseEffective() error {
 // container's init and by exec'd processes.
 func (in *initProc) prepareProcess(p *specs.Process) (path string, env []string) {
 	cfg := in.cfg
+	// The program keeps the timer slack of the thread that execs it (this
+	// one, locked), which must be rt's caller's, not rt's.
+	nsenter.RestoreCallerTimerSlack()
 	rl, err := rlimits.Parse(p.Rlimits)
 	in.must("process.rlimits", err)
 	in.must("apply process.rlimits", rlimits.Apply(rl))

@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // EnvName is the environment variable the entry stage reads its joins from.
@@ -30,7 +32,63 @@ var (
 	// stageGOMAXPROCS is 1 if the stage added GOMAXPROCS=1 to the
 	// environment (see SettleGOMAXPROCS).
 	stageGOMAXPROCS uint32
+	// stageTimerSlack is the timer slack (ns) of the thread that exec'd
+	// rt, read by the stage before it set rtTimerSlack.
+	stageTimerSlack uint64
 )
+
+// rtTimerSlack is the timer slack, in ns, the entry stage gives rt's first
+// thread and so every thread of rt (RT_TIMERSLACK in the assembly).
+//
+// While a goroutine runs, the Go runtime's monitor thread (sysmon) wakes
+// every 20 us to look for Ps to retake. On the 2-CPU VM of the README's
+// figures each wake-up costs ~10 us of CPU in timer interrupts and exits,
+// the kernel rounds the 20 us to ~90 us, and the monitor is mostly woken
+// on the CPU where rt's main thread runs and preempts it there: ~10% of
+// a `run`. With 1 ms of slack the kernel batches those wake-ups into one
+// per millisecond or so (measured: rt's own time in `run` 8-15% less).
+// Nothing in rt waits on a timer where a millisecond matters: the
+// runtime retakes a P from a blocking system call (for the goroutine that
+// forwards a signal to the container, say) up to ~1 ms later, and the
+// retry loops that sleep a millisecond sleep up to two.
+//
+// Timer slack is inherited by threads and processes alike: every process
+// rt starts gets its caller's slack back (WithCallerTimerSlack,
+// RestoreCallerTimerSlack), so the container, hooks and ps see what they
+// would have seen without rt.
+const rtTimerSlack = 1_000_000
+
+// WithCallerTimerSlack runs start, which forks (or clones) a process on
+// the calling thread, with that thread's timer slack set to the one rt
+// was started with for the duration, so that the process inherits it.
+// A binary the stage did not run in has the caller's slack already.
+func WithCallerTimerSlack(start func() error) error {
+	if stageState == stageNotRun {
+		return start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	setTimerSlack(stageTimerSlack)
+	defer setTimerSlack(rtTimerSlack)
+	return start()
+}
+
+// RestoreCallerTimerSlack sets the calling thread's timer slack to the one
+// rt was started with, for an execve that replaces rt: call it on the
+// thread that execs (locked), before a seccomp filter may refuse prctl.
+func RestoreCallerTimerSlack() {
+	if stageState != stageNotRun {
+		setTimerSlack(stageTimerSlack)
+	}
+}
+
+// setTimerSlack sets the calling thread's timer slack; it cannot fail for
+// a value above 0 (for a real-time thread it does nothing, as its slack
+// is always 0). The slack rt's caller had cannot be 0 but for a real-time
+// thread, whose slack the call leaves alone.
+func setTimerSlack(ns uint64) {
+	unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(ns), 0, 0, 0)
+}
 
 // SettleGOMAXPROCS leaves the process with one P unless GOMAXPROCS was set
 // in the environment it started with, and removes the GOMAXPROCS=1 that

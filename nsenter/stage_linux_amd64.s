@@ -38,6 +38,9 @@ GLOBL trampErr<>(SB), NOPTR, $8
 #define SYS_prlimit64 302
 #define SYS_exit_group 231
 #define PR_SET_DUMPABLE 4
+#define PR_SET_TIMERSLACK 29
+#define PR_GET_TIMERSLACK 30
+#define RT_TIMERSLACK 1000000	// rtTimerSlack in stage_linux.go
 #define F_SETFD 2
 #define FD_CLOEXEC 1
 #define MSGBUF 32768
@@ -224,6 +227,17 @@ stage:
 	MOVQ	$SYS_madvise, AX
 	SYSCALL
 	MOVQ	R9, DX
+	// A coarse timer slack for every thread of rt, which they all inherit
+	// from this one (see rtTimerSlack); the caller's is kept for the
+	// processes rt starts.
+	MOVL	$PR_GET_TIMERSLACK, DI
+	MOVL	$SYS_prctl, AX
+	SYSCALL				// arguments past the option are ignored
+	MOVQ	AX, ·stageTimerSlack(SB)
+	MOVL	$PR_SET_TIMERSLACK, DI
+	MOVL	$RT_TIMERSLACK, SI
+	MOVL	$SYS_prctl, AX
+	SYSCALL
 	MOVL	$1, ·stageState(SB)	// stageNoEnv
 	MOVQ	0(SP), BX		// argc
 	LEAQ	16(SP)(BX*8), R12	// envp: skip argc, argv[argc], its NULL

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cmdTimeout bounds every runtime command so a hang fails one test, not the suite.
@@ -68,6 +71,9 @@ type cmdOpts struct {
 	stderr *os.File   // default: captured into result.stderr
 	extra  []*os.File // become fds 3, 4, ... (for --preserve-fds)
 	env    []string   // added to the runtime's environment
+	// timerSlack, if set, is the timer slack (ns) the runtime starts with
+	// (inherited from the thread that forks it).
+	timerSlack uint64
 }
 
 // rt runs the runtime with the suite's --root and args.
@@ -82,8 +88,30 @@ func rt(t testing.TB, args ...string) result {
 func rtWith(t testing.TB, o cmdOpts, args ...string) result {
 	t.Helper()
 	cmd, outF, errF := rtCommand(t, o, args...)
-	err := cmd.Run()
+	err := startWithSlack(cmd, o.timerSlack)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	return finish(t, cmd, err, outF, errF)
+}
+
+// startWithSlack starts cmd from a thread whose timer slack is slack for
+// the moment (0: as it is), which cmd's process inherits.
+func startWithSlack(cmd *exec.Cmd, slack uint64) error {
+	if slack == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0); err != nil {
+		return err
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+	return cmd.Start()
 }
 
 // rtCommand prepares (but does not start) a runtime command; finish collects it.
