@@ -83,6 +83,14 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
 
+	// Namespaces first: a path that does not open fails create before it
+	// made anything, and a new network namespace is on its way meanwhile.
+	ns, err := planNamespaces(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.close()
+
 	if err := os.MkdirAll(r.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -147,7 +155,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	t.mark("first state")
 	c = &Container{rt: r, dir: dir, state: st}
 
-	p, err := c.startInit(o, spec, mgr, t, &undo)
+	p, err := c.startInit(o, spec, ns, mgr, t, &undo)
 	if err != nil {
 		return nil, fmt.Errorf("create container %s: %w", o.ID, err)
 	}
@@ -156,7 +164,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 }
 
 // startInit starts the init process and walks it through the sync protocol.
-func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manager, t *timer, undo *cleanups) (*child, error) {
+func (c *Container) startInit(o CreateOpts, spec *specs.Spec, ns *nsPlan, mgr cgroups.Manager, t *timer, undo *cleanups) (*child, error) {
 	st := c.state
 	// The sealed binary: a detached read-only clone of our own executable, so
 	// nothing in the container can ever write the host's rt (CVE-2019-5736).
@@ -230,11 +238,6 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 		cfg.ConsoleFD = childFD(con)
 	}
 
-	ns, err := planNamespaces(spec)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.close()
 	cfg.Unshare = ns.unshare
 	cfg.ForkForPid = ns.forkForPid
 	cfg.NewUserNS = ns.newUser
@@ -295,11 +298,10 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, mgr cgroups.Manage
 	})
 	netFD := -1
 	if ns.lateNet {
-		netns, err := newNetNS()
+		netns, err := ns.net.get()
 		if err != nil {
-			return nil, fmt.Errorf("create network namespace: %w", err)
+			return nil, err
 		}
-		defer netns.Close()
 		netFD, cfg.JoinNet = int(netns.Fd()), true
 		t.mark("network namespace")
 	}

@@ -196,6 +196,11 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 	}
 	d := &directThread{t: t, spec: spec, ns: ns, msg: ds.msg, place: place, rc: rc, exePath: exePath,
 		files: []*os.File{os.Stdin, os.Stdout, os.Stderr, os.NewFile(uintptr(errP[1]), "trampoline-err"), os.NewFile(uintptr(syncP[0]), "trampoline-sync")}}
+	if ns.lateNet {
+		if d.netns, err = ns.net.get(); err != nil {
+			return nil, true, err
+		}
+	}
 	nsenter.OnDiscardedThread(func() error {
 		d.run()
 		return nil
@@ -260,6 +265,7 @@ type directThread struct {
 	env     []string
 	msg     *nsenter.TrampolineMsg
 	files   []*os.File // stdio, the trampoline's error and sync sockets
+	netns   *os.File   // the new network namespace to join, or nil
 
 	proc     *child
 	path     string
@@ -278,12 +284,15 @@ func (d *directThread) run() {
 		return
 	}
 	flags := unix.CLONE_FS | int(d.ns.cloneFlags&(unix.CLONE_NEWNS|unix.CLONE_NEWUTS|unix.CLONE_NEWIPC))
-	if d.ns.lateNet {
-		flags |= unix.CLONE_NEWNET
-	}
 	if err := unix.Unshare(flags); err != nil {
 		d.fail("unshare namespaces", err, true)
 		return
+	}
+	if d.netns != nil {
+		if err := unix.Setns(int(d.netns.Fd()), unix.CLONE_NEWNET); err != nil {
+			d.fail("join the new network namespace", err, true)
+			return
+		}
 	}
 	// The trampoline starts in "/", which pivot_root moves into the new
 	// root: never in rt's own cwd, a host directory, until its chdir.

@@ -3,7 +3,9 @@ package nsenter
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,4 +109,69 @@ func TestOnDiscardedThreadWaitsForExit(t *testing.T) {
 			t.Fatalf("thread %d still there after OnDiscardedThread returned (%v)", tid, err)
 		}
 	}
+}
+
+// A raw thread makes its records while the caller goes on; what it opens
+// is the process's; a failure names its step.
+func TestRawThread(t *testing.T) {
+	var m TrampolineMsg
+	m.Syscall("unshare", unix.SYS_UNSHARE, Val(unix.CLONE_NEWUTS))
+	m.Syscall("sethostname", unix.SYS_SETHOSTNAME, String("raw"), Val(3))
+	cwd := unix.AT_FDCWD
+	m.Syscall("open uts", unix.SYS_OPENAT, Val(uintptr(cwd)), String("/proc/thread-self/ns/uts"), Val(unix.O_RDONLY|unix.O_CLOEXEC))
+	m.Syscall("gettid", unix.SYS_GETTID)
+	th, err := m.StartThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := th.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 4 || res[0] != 0 || res[1] != 0 {
+		t.Fatalf("results %v", res)
+	}
+	fd := int(res[2])
+	defer unix.Close(fd)
+	if tid := int(res[3]); tid == unix.Gettid() || tid == os.Getpid() {
+		t.Errorf("records made on thread %d, the caller's", tid)
+	}
+	// The namespace it made lives on through the fd, with its hostname.
+	host, _ := os.Hostname()
+	var got string
+	err = nsJoinDiscarded(fd, unix.CLONE_NEWUTS, func() { got, _ = os.Hostname() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "raw" || host == "raw" {
+		t.Errorf("hostname in the thread's uts namespace %q (host %q)", got, host)
+	}
+
+	var bad TrampolineMsg
+	bad.Syscall("first", unix.SYS_GETPID)
+	bad.Syscall("bad fd", unix.SYS_CLOSE, Val(1<<30))
+	bad.Syscall("never", unix.SYS_GETPID)
+	th, err = bad.StartThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := th.Wait(); err == nil || !strings.Contains(err.Error(), "bad fd") || !errors.Is(err, unix.EBADF) {
+		t.Errorf("failure: %v", err)
+	}
+}
+
+// nsJoinDiscarded runs fn on a thread that joined the namespace at fd,
+// then discards the thread.
+func nsJoinDiscarded(fd, typ int, fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := unix.Setns(fd, typ); err != nil {
+			errc <- err
+			return
+		}
+		fn()
+		errc <- nil
+	}()
+	return <-errc
 }
