@@ -1,5 +1,7 @@
 package nsenter
 
+import "runtime"
+
 // entryStage is the ELF entry point of binaries built by hack/build-rt.sh
 // (see stage_linux_amd64.s). It must never be called from Go.
 func entryStage()
@@ -13,6 +15,11 @@ const unpatchedDelta = 0x7274_6e73_656e_7472
 // written by hack/elfentry. A difference rather than an address works for
 // position-independent binaries too.
 var entryDelta int64 = unpatchedDelta
+
+// memProfileRate is &runtime.MemProfileRate, which the stage sets to 0
+// (assembly may not name the runtime's variables; the linker writes this
+// address into the data section).
+var memProfileRate = &runtime.MemProfileRate
 
 // keepEntry keeps entryStage (and entryDelta) in the binary: the linker drops
 // functions nothing reachable refers to, and the patcher then fails to find it.

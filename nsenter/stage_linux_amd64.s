@@ -238,6 +238,13 @@ stage:
 	MOVL	$RT_TIMERSLACK, SI
 	MOVL	$SYS_prctl, AX
 	SYSCALL
+	// No heap profile is ever written (see earlyinit), and the runtime
+	// takes a sample, with a full stack unwind through pclntab, at the
+	// first allocation after MemProfileRate changes: when schedinit zeroes
+	// it (the linker found no use of the profile), which touches 256 KiB
+	// of pclntab in every rt process. Zero from the start, it never changes.
+	MOVQ	·memProfileRate(SB), AX
+	MOVQ	$0, 0(AX)
 	MOVL	$1, ·stageState(SB)	// stageNoEnv
 	MOVQ	0(SP), BX		// argc
 	LEAQ	16(SP)(BX*8), R12	// envp: skip argc, argv[argc], its NULL

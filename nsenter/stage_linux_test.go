@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The tests below run as root: they build internal/testmain with
@@ -156,6 +158,9 @@ type report struct {
 	Settled        int               `json:"settled"`
 	Args           []string          `json:"args"`
 	Env            []string          `json:"env"`
+	MemProfileRate int               `json:"memProfileRate"`
+	HeapSamples    int               `json:"heapSamples"`
+	TimerSlack     int               `json:"timerSlack"`
 }
 
 // run starts bin with env and extra files (ExtraFiles semantics: files[i] is fd 3+i).
@@ -385,6 +390,32 @@ func TestStagePopulatesData(t *testing.T) {
 			r, code := run(t, bin, []string{"TESTMAIN_DATA=" + sym["runtime.data"] + " " + sym["runtime.edata"]}, nil)
 			if code != 0 || r.DataNotPrivate != 0 {
 				t.Fatalf("exit %d; %d pages of the data section not populated", code, r.DataNotPrivate)
+			}
+		})
+	}
+}
+
+// TestStageRuntimeSettings: the stage starts the runtime with memory
+// profiling off (no sample is ever taken) and rt's timer slack; a binary
+// without the stage has the runtime's defaults.
+func TestStageRuntimeSettings(t *testing.T) {
+	for _, variant := range []string{"cgo", "static", "unpatched"} {
+		t.Run(variant, func(t *testing.T) {
+			r, code := run(t, testProgram(t, variant), nil, nil)
+			if code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+			caller, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+			if variant == "unpatched" {
+				// earlyinit zeroes MemProfileRate during package init.
+				if r.TimerSlack != caller {
+					t.Errorf("timer slack %d ns, want the caller's %d", r.TimerSlack, caller)
+				}
+				return
+			}
+			if r.MemProfileRate != 0 || r.HeapSamples != 0 || r.TimerSlack != rtTimerSlack {
+				t.Errorf("MemProfileRate %d, %d heap profile samples, timer slack %d ns; want 0, 0 and %d",
+					r.MemProfileRate, r.HeapSamples, r.TimerSlack, rtTimerSlack)
 			}
 		})
 	}

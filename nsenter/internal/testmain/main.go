@@ -37,6 +37,12 @@ type report struct {
 	Settled    int      `json:"settled"`
 	Args       []string `json:"args"`
 	Env        []string `json:"env"`
+	// MemProfileRate is runtime.MemProfileRate at the start of main, and
+	// HeapSamples the records of the heap profile by then.
+	MemProfileRate int `json:"memProfileRate"`
+	HeapSamples    int `json:"heapSamples"`
+	// TimerSlack is the main thread's (ns).
+	TimerSlack int `json:"timerSlack"`
 }
 
 // seccompVersion is set by seccomp_cgo.go when built with cgo.
@@ -44,6 +50,11 @@ var seccompVersion func() string
 
 func main() {
 	var r report
+	r.MemProfileRate = runtime.MemProfileRate
+	runtime.GC() // the profile shows what two cycles ago recorded
+	runtime.GC()
+	r.HeapSamples, _ = runtime.MemProfile(nil, true)
+	r.TimerSlack, _ = unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	nsenter.SettleGOMAXPROCS()
 	r.Settled = runtime.GOMAXPROCS(0)
