@@ -75,11 +75,13 @@ var runCommand = &cli.Command{
 		if detach {
 			return c.WaitReady()
 		}
-		go func() {
-			if err := c.WaitReady(); err != nil {
-				logrus.Warn(err)
-			}
-		}()
+		if c.Notifying() {
+			go func() {
+				if err := c.WaitReady(); err != nil {
+					logrus.Warn(err)
+				}
+			}()
+		}
 		go func() {
 			for s := range sigs {
 				// Through the process handle: once init is reaped it is

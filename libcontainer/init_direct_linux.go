@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -189,9 +188,13 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 	t.mark("direct init: plan")
 
 	ds.msg = initRecords(c.ID(), o.NoNewKeyring || !keyringsOK(), p, linux.Personality, rl, plan)
-	// The longest message the thread's results can make must fit.
-	long := strings.Repeat("x", unix.PathMax)
-	if _, err := ds.msg.Encode(long, append(p.Env[:len(p.Env):len(p.Env)], "HOME="+long)); err != nil {
+	// The longest message the thread's results can make (a path and a
+	// HOME of PATH_MAX bytes) must fit.
+	envLens := make([]int, 0, len(p.Env)+1)
+	for _, e := range p.Env {
+		envLens = append(envLens, len(e))
+	}
+	if err := ds.msg.Fits(unix.PathMax, append(envLens, len("HOME=")+unix.PathMax)); err != nil {
 		return nil, true, err
 	}
 	d := &directThread{t: t, spec: spec, ns: ns, msg: ds.msg, place: place, rc: rc, exePath: exePath,

@@ -94,6 +94,10 @@ func (c *Container) bindNotify() (*notifyRelay, error) {
 	return &notifyRelay{fd: fd, host: host}, nil
 }
 
+// Notifying reports whether WaitReady has a READY= to wait for (the
+// container was created with NOTIFY_SOCKET).
+func (c *Container) Notifying() bool { return c.notify != nil }
+
 // WaitReady, after Start, waits (like runc, with no time limit) for the container's READY= and passes it on
 // with MAINPID to the host's NOTIFY_SOCKET. It returns when that is done or
 // when init has exited; without NOTIFY_SOCKET it returns at once.

@@ -179,6 +179,35 @@ func (m *TrampolineMsg) Encode(path string, env []string) ([]byte, error) {
 	return b, nil
 }
 
+// Size is the length of the message Encode would return for a path of
+// pathLen bytes (0 for argv's PATH) and an environment whose entries have
+// the lengths envLens (nil for the trampoline's own), without building it.
+func (m *TrampolineMsg) Size(pathLen int, envLens []int) int {
+	n := len(m.data)
+	align := func() { n = (n + 7) &^ 7 }
+	if pathLen > 0 {
+		align()
+		n += pathLen + 1
+	}
+	if envLens != nil {
+		for _, l := range envLens {
+			n += l + 1
+		}
+		align()
+		n += 8 * (len(envLens) + 1)
+	}
+	return (len(m.recs)+1)*trampolineRecSize + n
+}
+
+// Fits returns an error if the message Encode would build (see Size) is
+// larger than the trampoline takes.
+func (m *TrampolineMsg) Fits(pathLen int, envLens []int) error {
+	if n := m.Size(pathLen, envLens); n > trampolineMsgMax {
+		return fmt.Errorf("trampoline message of %d bytes: more than %d", n, trampolineMsgMax)
+	}
+	return nil
+}
+
 // Failure decodes the trampoline's 8-byte error report: the errno and the
 // step of the record that failed ("exec" for the final execve, "" before
 // the message).

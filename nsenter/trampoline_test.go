@@ -175,3 +175,35 @@ func nsJoinDiscarded(fd, typ int, fn func()) error {
 	}()
 	return <-errc
 }
+
+// Size is the length Encode returns; Fits refuses what the stage cannot take.
+func TestTrampolineMsgSize(t *testing.T) {
+	var m TrampolineMsg
+	m.Syscall("one", 302, Val(0), Val(7), Bytes([]byte{1, 2, 3}), Val(0))
+	m.Syscall("two", 80, String("/x"))
+	for _, c := range []struct {
+		path string
+		env  []string
+	}{{"", nil}, {"/bin/prog", nil}, {"", []string{}}, {"/p", []string{"A=1", "HOME=/h", ""}}, {"/bin/sh", []string{"X=" + strings.Repeat("y", 13)}}} {
+		b, err := m.Encode(c.path, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lens []int
+		if c.env != nil {
+			lens = []int{}
+			for _, e := range c.env {
+				lens = append(lens, len(e))
+			}
+		}
+		if got := m.Size(len(c.path), lens); got != len(b) {
+			t.Errorf("path %q env %q: Size %d, Encode %d bytes", c.path, c.env, got, len(b))
+		}
+	}
+	if err := m.Fits(trampolineMsgMax, nil); err == nil {
+		t.Error("a message larger than the stage's buffer fits")
+	}
+	if err := m.Fits(4096, []int{4096}); err != nil {
+		t.Error(err)
+	}
+}
