@@ -84,7 +84,7 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 	}
 
 	// Namespaces first: a path that does not open fails create before it
-	// made anything, and a new network namespace is on its way meanwhile.
+	// made anything.
 	ns, err := planNamespaces(spec)
 	if err != nil {
 		return nil, err
@@ -108,6 +108,8 @@ func (r *Runtime) Create(o CreateOpts) (c *Container, err error) {
 		}
 	}()
 	undo.add(func() { os.RemoveAll(dir) })
+	// A new network namespace is on its way while create does the rest.
+	ns.startNet()
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -298,7 +300,7 @@ func (c *Container) startInit(o CreateOpts, spec *specs.Spec, ns *nsPlan, mgr cg
 	})
 	netFD := -1
 	if ns.lateNet {
-		netns, err := ns.net.get()
+		netns, err := ns.netNS()
 		if err != nil {
 			return nil, err
 		}

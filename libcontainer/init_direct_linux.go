@@ -26,9 +26,9 @@ import (
 // does what init would, and the container's PID 1 is the exec trampoline
 // (nsenter.TrampolineArg0), a sealed copy of rt that runs no Go:
 //
-//  1. The thread unshares its fs, mount, uts, ipc and network namespaces
-//     (the last ~0.6 ms, now on the critical path: the re-exec path makes
-//     it while init's runtime starts), joins the v1 cgroups (writing 0 to `tasks`), unshares the
+//  1. The thread unshares its fs, mount, uts and ipc namespaces, joins the
+//     new network namespace (made by a raw thread while create did the
+//     rest, see netNS), joins the v1 cgroups (writing 0 to `tasks`), unshares the
 //     pid namespace for its children and forks the trampoline: cloned
 //     into the cgroup2 cgroup and into a new cgroup namespace (rooted
 //     there; that needs CAP_SYS_ADMIN at the clone, so the trampoline
@@ -200,7 +200,7 @@ func (c *Container) startInitDirect(o CreateOpts, spec *specs.Spec, mgr cgroups.
 	d := &directThread{t: t, spec: spec, ns: ns, msg: ds.msg, place: place, rc: rc, exePath: exePath,
 		files: []*os.File{os.Stdin, os.Stdout, os.Stderr, os.NewFile(uintptr(errP[1]), "trampoline-err"), os.NewFile(uintptr(syncP[0]), "trampoline-sync")}}
 	if ns.lateNet {
-		if d.netns, err = ns.net.get(); err != nil {
+		if d.netns, err = ns.netNS(); err != nil {
 			return nil, true, err
 		}
 	}

@@ -1,8 +1,10 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -137,7 +139,6 @@ func planNamespaces(spec *specs.Spec) (*nsPlan, error) {
 	if p.cloneFlags&unix.CLONE_NEWNET != 0 && !p.newUser {
 		p.cloneFlags &^= unix.CLONE_NEWNET
 		p.lateNet = true
-		p.net = startNetNS()
 	}
 	// A new user namespace with a joined (host-owned) mount namespace cannot
 	// work: the child would have no privilege over it.
@@ -165,6 +166,20 @@ type netNS struct {
 	err  error
 }
 
+// startNet starts making the new network namespace of a plan with
+// lateNet, unless it has.
+func (p *nsPlan) startNet() {
+	if p.lateNet && p.net == nil {
+		p.net = startNetNS()
+	}
+}
+
+// netNS returns the new network namespace, made.
+func (p *nsPlan) netNS() (*os.File, error) {
+	p.startNet()
+	return p.net.get()
+}
+
 // startNetNS starts making a network namespace.
 func startNetNS() *netNS {
 	var m nsenter.TrampolineMsg
@@ -173,7 +188,39 @@ func startNetNS() *netNS {
 	m.Syscall("open /proc/thread-self/ns/net", unix.SYS_OPENAT, nsenter.Val(uintptr(cwd)),
 		nsenter.String("/proc/thread-self/ns/net"), nsenter.Val(unix.O_RDONLY|unix.O_CLOEXEC))
 	th, err := m.StartThread()
+	if errors.Is(err, unix.ENOSYS) {
+		// No raw threads (not amd64): here, on a locked thread.
+		f, err := newNetNSHere()
+		return &netNS{file: f, err: err}
+	}
 	return &netNS{th: th, err: err}
+}
+
+// newNetNSHere makes a network namespace and returns it open. The calling
+// thread unshares it and then goes back to the namespace it was in; if it
+// cannot, it stays locked to the calling goroutine (which then fails
+// create), so no other goroutine ever runs in the new namespace.
+func newNetNSHere() (*os.File, error) {
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("unshare: %w", err)
+	}
+	ns, openErr := os.Open("/proc/thread-self/ns/net")
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		if ns != nil {
+			ns.Close()
+		}
+		return nil, fmt.Errorf("return to the host network namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ns, openErr
 }
 
 // get waits for the namespace and returns it open.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -61,7 +62,9 @@ func (m *TrampolineMsg) StartThread() (*RawThread, error) {
 
 // Wait waits until the thread is gone and returns the results of all of
 // its records (the fds of openat, say), or an error naming the step that
-// failed.
+// failed. Call it exactly once, from one goroutine (the kernel wakes one
+// waiter); a thread nobody waits for keeps its message and what it
+// opened.
 func (t *RawThread) Wait() ([]uintptr, error) {
 	for {
 		v := atomic.LoadUint32(&t.tid)
@@ -72,7 +75,8 @@ func (t *RawThread) Wait() ([]uintptr, error) {
 		// thread's exit is shared.
 		_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(&t.tid)), futexWait, uintptr(v), 0, 0, 0)
 		if e != 0 && e != unix.EAGAIN && e != unix.EINTR {
-			return nil, fmt.Errorf("wait for thread %d: %w", v, e)
+			// Never return while the thread may still write: poll.
+			time.Sleep(50 * time.Microsecond)
 		}
 	}
 	running.Delete(t)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -58,34 +59,49 @@ var (
 // would have seen without rt.
 const rtTimerSlack = 1_000_000
 
+// slackChanged says whether rt's threads run with rtTimerSlack and not
+// their caller's: the stage ran, read the caller's (0 if the kernel
+// refused, or for a real-time thread, whose slack is always 0) and set
+// rt's.
+func slackChanged() bool { return stageState != stageNotRun && stageTimerSlack != 0 }
+
+// callerSlackRestored is set once RestoreCallerTimerSlack has run: from
+// then on the process (an init about to exec) forks only from that thread,
+// maybe under the container's seccomp filter, and needs no prctl to do so.
+var callerSlackRestored atomic.Bool
+
 // WithCallerTimerSlack runs start, which forks (or clones) a process on
 // the calling thread, with that thread's timer slack set to the one rt
-// was started with for the duration, so that the process inherits it.
-// A binary the stage did not run in has the caller's slack already.
+// was started with for the duration, so that the process inherits it;
+// then the thread gets back the slack it had.
 func WithCallerTimerSlack(start func() error) error {
-	if stageState == stageNotRun {
+	if !slackChanged() || callerSlackRestored.Load() {
 		return start()
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	was, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		return start()
+	}
 	setTimerSlack(stageTimerSlack)
-	defer setTimerSlack(rtTimerSlack)
+	defer setTimerSlack(uint64(was))
 	return start()
 }
 
 // RestoreCallerTimerSlack sets the calling thread's timer slack to the one
 // rt was started with, for an execve that replaces rt: call it on the
-// thread that execs (locked), before a seccomp filter may refuse prctl.
+// thread that execs (locked), before a seccomp filter may refuse prctl,
+// and fork nothing from other threads afterwards.
 func RestoreCallerTimerSlack() {
-	if stageState != stageNotRun {
+	if slackChanged() {
 		setTimerSlack(stageTimerSlack)
+		callerSlackRestored.Store(true)
 	}
 }
 
 // setTimerSlack sets the calling thread's timer slack; it cannot fail for
-// a value above 0 (for a real-time thread it does nothing, as its slack
-// is always 0). The slack rt's caller had cannot be 0 but for a real-time
-// thread, whose slack the call leaves alone.
+// a value above 0 (for a real-time thread it does nothing).
 func setTimerSlack(ns uint64) {
 	unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(ns), 0, 0, 0)
 }

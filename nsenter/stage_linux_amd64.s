@@ -233,16 +233,25 @@ stage:
 	MOVL	$PR_GET_TIMERSLACK, DI
 	MOVL	$SYS_prctl, AX
 	SYSCALL				// arguments past the option are ignored
+	CMPQ	AX, $0xfffffffffffff001
+	JCC	slackdone		// refused (a seccomp filter): leave it be
 	MOVQ	AX, ·stageTimerSlack(SB)
+	TESTQ	AX, AX
+	JZ	slackdone		// a real-time thread: its slack is always 0
 	MOVL	$PR_SET_TIMERSLACK, DI
 	MOVL	$RT_TIMERSLACK, SI
 	MOVL	$SYS_prctl, AX
 	SYSCALL
-	// No heap profile is ever written (see earlyinit), and the runtime
-	// takes a sample, with a full stack unwind through pclntab, at the
-	// first allocation after MemProfileRate changes: when schedinit zeroes
-	// it (the linker found no use of the profile), which touches 256 KiB
-	// of pclntab in every rt process. Zero from the start, it never changes.
+slackdone:
+	// No heap profile is ever written (see earlyinit). The runtime
+	// samples an allocation, with a full stack unwind through pclntab,
+	// whenever MemProfileRate differs from the rate an mcache cached (0
+	// in a new one): so its very first allocation, before schedinit
+	// zeroes the rate for a binary that never reads the profile, which
+	// maps 256 KiB of pclntab in every rt process. Zero from the start,
+	// the rate never differs. (memProfileRate is an address the linker
+	// wrote: a static non-PIE binary, as hack/build-rt.sh links, needs no
+	// relocation before this runs; a static-pie one would.)
 	MOVQ	·memProfileRate(SB), AX
 	MOVQ	$0, 0(AX)
 	MOVL	$1, ·stageState(SB)	// stageNoEnv

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -43,6 +44,37 @@ func TestTimerSlackOfCaller(t *testing.T) {
 		s.Hooks.Poststop = []specs.Hook{hook("poststop")}
 	})
 	check("run (re-exec path)", reexec.runWith(o).mustOK(t).stdout)
+
+	// A startContainer hook runs in init (in the container) from the thread
+	// that then execs the program, after it took the caller's slack back.
+	started := newBundle(t, shell(catSlack), func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+	})
+	check("run (startContainer hook)", started.runWith(o).mustOK(t).stdout)
+	created := newBundle(t, shell(catSlack), func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+	})
+	// The container's process is init, forked by create: it has create's
+	// caller's slack whoever starts it.
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	rtWith(t, cmdOpts{stdout: out, timerSlack: callerSlack}, "create", "--bundle", created.Dir, created.ID).mustOK(t)
+	created.pid = created.mustState().Pid
+	registerContainerPid(created.pid)
+	rt(t, "start", created.ID).mustOK(t)
+	created.waitStatus("stopped")
+	rt(t, "delete", created.ID).mustOK(t)
+	if err := reapGone(created.pid, 5*time.Second); err != nil { // ours: create's child, reparented
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("create, start (startContainer hook)", string(data))
 	for _, name := range []string{"createRuntime", "poststop"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -59,7 +91,7 @@ func TestTimerSlackOfCaller(t *testing.T) {
 	// RLIMIT_NPROC takes rt's exec through a second rt process, which sets
 	// it before the user switch.
 	proc := filepath.Join(t.TempDir(), "process.json")
-	data, err := json.Marshal(specs.Process{Args: []string{"sh", "-c", catSlack}, Cwd: "/",
+	data, err = json.Marshal(specs.Process{Args: []string{"sh", "-c", catSlack}, Cwd: "/",
 		Env:     []string{"PATH=/bin"},
 		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NPROC", Hard: 4096, Soft: 4096}}})
 	if err != nil {

@@ -22,6 +22,10 @@ const (
 	benchCtr     = "ctr"
 )
 
+// benchNames are the benchmarks -only may name.
+var benchNames = []string{benchFloor, benchRun, benchCycle, benchExec, benchIdle, benchLimits, benchSeccomp,
+	benchConc, benchSeq, benchPodman, benchCtr}
+
 // row is one line of the table. A target compares rt's median with
 // another runtime's: rt/vs ≤ max.
 type row struct {

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,12 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "run only these benchmarks (comma-separated: floor,run,cycle,exec,idle,limits,seccomp,concurrent,sequential,podman,ctr)")
 	flag.StringVar(&o.raw, "raw", "", "also write every repetition's figure, per row and runtime in measuring order, to this JSON file")
 	flag.Parse()
+	for _, name := range strings.FieldsFunc(o.only, func(r rune) bool { return r == ',' }) {
+		if !slices.Contains(benchNames, name) {
+			fmt.Fprintf(os.Stderr, "bench: -only: unknown benchmark %q (known: %s)\n", name, strings.Join(benchNames, ","))
+			os.Exit(2)
+		}
+	}
 	if flag.NArg() != 0 || o.reps < 1 || o.seqReps < 1 || o.seqN < 1 || o.concReps < 1 || o.conc < 1 || o.idleReps < 1 || o.engineReps < 0 {
 		flag.Usage()
 		os.Exit(2)
