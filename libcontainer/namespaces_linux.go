@@ -167,7 +167,7 @@ type netNS struct {
 }
 
 // startNet starts making the new network namespace of a plan with
-// lateNet, unless it has.
+// lateNet, if it is not on its way yet.
 func (p *nsPlan) startNet() {
 	if p.lateNet && p.net == nil {
 		p.net = startNetNS()
