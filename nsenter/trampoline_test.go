@@ -134,15 +134,18 @@ func TestRawThread(t *testing.T) {
 	if len(res) != 4 || res[0] != 0 || res[1] != 0 {
 		t.Fatalf("results %v", res)
 	}
-	fd := int(res[2])
-	defer unix.Close(fd)
+	ns := os.NewFile(res[2], "uts")
+	defer ns.Close()
 	if tid := int(res[3]); tid == unix.Gettid() || tid == os.Getpid() {
 		t.Errorf("records made on thread %d, the caller's", tid)
 	}
 	// The namespace it made lives on through the fd, with its hostname.
 	host, _ := os.Hostname()
 	var got string
-	err = nsJoinDiscarded(fd, unix.CLONE_NEWUTS, func() { got, _ = os.Hostname() })
+	err = RunInNamespaces([]Join{{Type: "uts", File: ns}}, func() (err error) {
+		got, err = os.Hostname()
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,22 +164,6 @@ func TestRawThread(t *testing.T) {
 	if _, err := th.Wait(); err == nil || !strings.Contains(err.Error(), "bad fd") || !errors.Is(err, unix.EBADF) {
 		t.Errorf("failure: %v", err)
 	}
-}
-
-// nsJoinDiscarded runs fn on a thread that joined the namespace at fd,
-// then discards the thread.
-func nsJoinDiscarded(fd, typ int, fn func()) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Setns(fd, typ); err != nil {
-			errc <- err
-			return
-		}
-		fn()
-		errc <- nil
-	}()
-	return <-errc
 }
 
 // Size is the length Encode returns; Fits refuses what the stage cannot take.
